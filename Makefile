@@ -1,0 +1,30 @@
+# make run: install, migrate and serve on http://127.0.0.1:8000 (PORT overrides).
+# make test: install and run the tests (TEST_DATABASE_URL / TEST_REDIS_URL for PostgreSQL / Redis).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: install run test lint clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: install
+	$(BIN)/flask --app wsgi db upgrade
+	PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+# pytest exits with 5 when it collects no test: that is not a failure.
+test: install
+	$(BIN)/pytest; status=$$?; if [ $$status -eq 5 ]; then exit 0; else exit $$status; fi
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,13 @@
+"""gunicorn settings: `gunicorn -c gunicorn.conf.py wsgi:app`.
+
+Each can be changed from the environment: HOST and PORT (where to listen),
+WEB_CONCURRENCY (worker processes), GUNICORN_TIMEOUT (seconds per request).
+The app keeps no state in a process, so any number of workers can serve it.
+"""
+import multiprocessing
+import os
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+accesslog = "-"

@@ -1,0 +1,59 @@
+"""The messaging API: create_app() builds a configured Flask application."""
+import logging
+import os
+from pathlib import Path
+
+import flask_swagger_ui
+from flask import Blueprint, Flask
+
+from config import Config, config_for_environment
+
+from . import auth, conversations, health, messages
+from .errors import register_error_handlers
+from .extensions import api, db, jwt, migrate
+
+
+def create_app(config: type[Config] | None = None, overrides: dict | None = None) -> Flask:
+    """The app, configured from `config` (default: by APP_ENV), then `overrides`."""
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    app.config.from_object(config or config_for_environment())
+    app.config.update(overrides or {})
+    app.json.sort_keys = False  # fields in the order the schemas declare them
+    check_config(app)
+    logging.basicConfig(level=app.config["LOG_LEVEL"])
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    return app
+
+
+def check_config(app: Flask) -> None:
+    if not app.config["JWT_SECRET_KEY"]:
+        raise RuntimeError("Set JWT_SECRET_KEY: every worker must sign tokens with the same key.")
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        os.makedirs(app.instance_path, exist_ok=True)
+        path = Path(app.instance_path) / "messaging.sqlite"
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db)
+    jwt.init_app(app)
+    api.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    api.register_blueprint(auth.blp)
+    api.register_blueprint(conversations.blp)
+    api.register_blueprint(messages.blp)
+    api.register_blueprint(health.blp)
+    # Swagger UI's own files, from the flask-swagger-ui package: /docs/ works offline.
+    swagger_ui = Blueprint(
+        "swagger_ui",
+        __name__,
+        static_folder=Path(flask_swagger_ui.__file__).parent / "dist",
+        static_url_path="/docs/static",
+    )
+    app.register_blueprint(swagger_ui)

@@ -1,0 +1,77 @@
+"""Register, log in, refresh tokens, read and change one's profile, find people."""
+from flask.views import MethodView
+from flask_jwt_extended import current_user
+from flask_smorest import abort
+
+from . import blp, service, tokens
+from .schemas import (
+    LoginResponseSchema,
+    LoginSchema,
+    ProfileSchema,
+    ProfileUpdateSchema,
+    RefreshSchema,
+    RegisterSchema,
+    TokensSchema,
+    UserPageSchema,
+    UserSearchArgsSchema,
+)
+
+
+@blp.route("/auth/register/")
+class RegisterView(MethodView):
+    @blp.arguments(RegisterSchema)
+    @blp.response(201, ProfileSchema)
+    @blp.errors(409)
+    def post(self, data):
+        """Create an account"""
+        return service.register(data)
+
+
+@blp.route("/auth/login/")
+class LoginView(MethodView):
+    @blp.arguments(LoginSchema)
+    @blp.response(200, LoginResponseSchema)
+    @blp.errors(401)
+    def post(self, data):
+        """Log in with a username (or email) and password"""
+        user = service.authenticate(data["username"], data["password"])
+        if user is None:
+            abort(401, message="Invalid username or password.")
+        return {**tokens.issue_tokens(user), "user": user}
+
+
+@blp.route("/auth/refresh/")
+class RefreshView(MethodView):
+    @blp.arguments(RefreshSchema)
+    @blp.response(200, TokensSchema)
+    @blp.errors(401)
+    def post(self, data):
+        """Trade a refresh token for a new pair of tokens"""
+        return tokens.refresh(data["refresh"])
+
+
+@blp.route("/auth/profile/")
+class ProfileView(MethodView):
+    @blp.login_required
+    @blp.response(200, ProfileSchema)
+    def get(self):
+        """My own account"""
+        return current_user
+
+    @blp.login_required
+    @blp.arguments(ProfileUpdateSchema)
+    @blp.response(200, ProfileSchema)
+    @blp.errors(409)
+    def patch(self, data):
+        """Change my names, email or password"""
+        return service.update_profile(current_user, data)
+
+
+@blp.route("/users/")
+class UserViews(MethodView):
+    @blp.login_required
+    @blp.arguments(UserSearchArgsSchema, location="query")
+    @blp.response(200, UserPageSchema)
+    def get(self, args):
+        """Find people by the start of their username"""
+        return service.search_users(args["q"], args["limit"], args.get("cursor"))

@@ -1,0 +1,90 @@
+"""Account rules: registering, logging in and changing one's profile."""
+from flask_smorest import abort
+from sqlalchemy import String, func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import invalid
+from ..extensions import db
+from ..models import User
+from ..pagination import keyset_page
+from ..passwords import dummy_hash, verify_password
+
+
+def save_user(user: User) -> User:
+    """Commit a new or changed user; 409 naming the field if the username or email is taken.
+
+    The unique indexes decide, so two simultaneous sign-ups for one name get one 201 and one 409.
+    """
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        errors = taken_fields(user.username, user.email)
+        abort(409, message="Already taken.", errors={"json": errors})
+    return user
+
+
+def taken_fields(username: str, email: str) -> dict:
+    taken = db.session.execute(
+        select(User.username, User.email).where(
+            or_(func.lower(User.username) == username.lower(), User.email == email)
+        )
+    ).all()
+    errors = {}
+    if any(row.username.lower() == username.lower() for row in taken):
+        errors["username"] = ["A user with that username already exists."]
+    if any(row.email == email for row in taken):
+        errors["email"] = ["A user with that email already exists."]
+    return errors
+
+
+def register(data: dict) -> User:
+    user = User(
+        username=data["username"],
+        email=data["email"].lower(),
+        first_name=data.get("first_name", ""),
+        last_name=data.get("last_name", ""),
+    )
+    user.set_password(data["password"])
+    return save_user(user)
+
+
+def authenticate(login: str, password: str) -> User | None:
+    """The user with this username (or email) and password, else None.
+
+    An unknown user costs one hash check too, so that the answer's timing
+    does not tell which usernames exist.
+    """
+    user = db.session.scalar(
+        select(User).where(
+            or_(func.lower(User.username) == login.lower(), User.email == login.lower())
+        )
+    )
+    if user is None:
+        verify_password(dummy_hash(), password)
+        return None
+    return user if user.check_password(password) else None
+
+
+def update_profile(user: User, data: dict) -> User:
+    """Change names, email or password; the last two need the current password."""
+    if "email" in data or "password" in data:
+        current = data.get("current_password")
+        if current is None or not user.check_password(current):
+            invalid("current_password", "Wrong or missing current password.")
+    for name in ("first_name", "last_name"):
+        if name in data:
+            setattr(user, name, data[name])
+    if "email" in data:
+        user.email = data["email"].lower()
+    if "password" in data:
+        user.set_password(data["password"])
+    return save_user(user)
+
+
+def search_users(prefix: str, limit: int, cursor: str | None) -> dict:
+    """Users whose username starts with `prefix`, in any case, in username order."""
+    username = func.lower(User.username, type_=String)
+    query = select(User).where(username.startswith(prefix.lower(), autoescape=True))
+    return keyset_page(query, (username,), descending=False, limit=limit, cursor=cursor)

@@ -1,0 +1,81 @@
+"""Message views: history and sync, send, read, edit, delete."""
+from flask.views import MethodView
+from flask_jwt_extended import current_user
+
+from ..conversations.service import conversation_or_404
+from . import blp, service
+from .schemas import (
+    IdempotencyKeySchema,
+    MessageBodySchema,
+    MessageListArgsSchema,
+    MessagePageSchema,
+    MessageSchema,
+)
+
+
+@blp.route("/")
+class MessageViews(MethodView):
+    @blp.login_required
+    @blp.arguments(MessageListArgsSchema, location="query")
+    @blp.response(200, MessagePageSchema)
+    @blp.errors(404)
+    def get(self, args, conversation_id):
+        """Message history, newest first; with `since`, what came after it, oldest first"""
+        conversation = conversation_or_404(conversation_id, current_user)
+        return service.list_messages(
+            conversation, args["limit"], args.get("cursor"), args.get("since")
+        )
+
+    @blp.login_required
+    @blp.arguments(IdempotencyKeySchema, location="headers")
+    @blp.arguments(MessageBodySchema)
+    @blp.response(201, MessageSchema)
+    @blp.errors(404, 409)
+    def post(self, headers, data, conversation_id):
+        """Send a message (a retry with the same Idempotency-Key returns the first one)"""
+        conversation = conversation_or_404(conversation_id, current_user)
+        return service.send_message(
+            conversation, current_user, data["content"], headers.get("idempotency_key")
+        )
+
+
+@blp.route("/<uuid:message_id>/")
+class MessageByIdViews(MethodView):
+    @blp.login_required
+    @blp.response(200, MessageSchema)
+    @blp.errors(404)
+    def get(self, conversation_id, message_id):
+        """One message"""
+        conversation = conversation_or_404(conversation_id, current_user)
+        return service.message_or_404(conversation, message_id)
+
+    @blp.login_required
+    @blp.arguments(MessageBodySchema)
+    @blp.response(200, MessageSchema)
+    @blp.errors(403, 404)
+    def put(self, data, conversation_id, message_id):
+        """Edit my message"""
+        return self._edit(conversation_id, message_id, data["content"])
+
+    @blp.login_required
+    @blp.arguments(MessageBodySchema)
+    @blp.response(200, MessageSchema)
+    @blp.errors(403, 404)
+    def patch(self, data, conversation_id, message_id):
+        """Edit my message"""
+        return self._edit(conversation_id, message_id, data["content"])
+
+    @staticmethod
+    def _edit(conversation_id, message_id, content):
+        conversation = conversation_or_404(conversation_id, current_user)
+        message = service.message_or_404(conversation, message_id)
+        return service.edit_message(message, current_user, content)
+
+    @blp.login_required
+    @blp.response(204)
+    @blp.errors(403, 404)
+    def delete(self, conversation_id, message_id):
+        """Delete a message (its sender, or the conversation's owner)"""
+        conversation = conversation_or_404(conversation_id, current_user)
+        message = service.message_or_404(conversation, message_id)
+        service.delete_message(message, conversation, current_user)

@@ -1,0 +1,58 @@
+"""Request and response bodies of the messages blueprint."""
+from marshmallow import Schema, ValidationError, fields, validate
+
+from ..pagination import PageArgsSchema, PageSchema
+from ..schemas import UTCDateTime
+
+MAX_CONTENT = 4000
+
+
+class Content(fields.String):
+    """Message text: at most 4000 characters, stored without surrounding blanks, never blank."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Length(1, MAX_CONTENT), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text) > MAX_CONTENT:
+            raise ValidationError(f"Longer than maximum length {MAX_CONTENT}.")
+        if not text.strip():
+            raise ValidationError("May not be blank.")
+        return text.strip()
+
+
+class SenderSchema(Schema):
+    id = fields.UUID()
+    username = fields.String(metadata={"example": "alice"})
+
+
+class MessageSchema(Schema):
+    id = fields.UUID()
+    conversation_id = fields.UUID()
+    sender = fields.Nested(SenderSchema)
+    content = fields.String(metadata={"example": "Hey, how are you?"})
+    created_at = UTCDateTime()
+    edited_at = UTCDateTime(allow_none=True)
+
+
+class MessagePageSchema(PageSchema):
+    results = fields.List(fields.Nested(MessageSchema))
+
+
+class MessageBodySchema(Schema):
+    content = Content(required=True, metadata={"example": "Hey, how are you?"})
+
+
+class MessageListArgsSchema(PageArgsSchema):
+    since = fields.UUID(
+        metadata={"description": "List what came after this message, oldest first (sync)."}
+    )
+
+
+class IdempotencyKeySchema(Schema):
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        validate=validate.Length(1, 255),
+        metadata={"description": "Makes a retried send return the first message, not a copy."},
+    )

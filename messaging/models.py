@@ -1,0 +1,137 @@
+"""The database tables: users, conversations, their participants and messages.
+
+Ordering, uniqueness and idempotency are enforced here, by the database, so
+they hold across any number of workers and hosts:
+
+- a message's `seq` numbers it within its conversation (unique, gap-free at
+  insert time); pages and sync are index range scans on (conversation_id, seq);
+- a direct conversation's `direct_key` names its two members (unique);
+- a message's `idempotency_key` is unique per sender.
+"""
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+from .passwords import hash_password, verify_password
+
+# Every timestamp is timezone-aware UTC.
+Timestamp = Annotated[datetime, mapped_column(DateTime(timezone=True))]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    username: Mapped[str] = mapped_column(String(150))
+    # Stored lower-cased, so a plain unique constraint is case-insensitive.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    first_name: Mapped[str] = mapped_column(String(150), default="")
+    last_name: Mapped[str] = mapped_column(String(150), default="")
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = hash_password(password)
+
+    def check_password(self, password: str) -> bool:
+        return verify_password(self.password_hash, password)
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+
+# Usernames are unique whatever their case; the index also serves prefix search.
+Index("ix_users_username_lower", func.lower(User.username), unique=True)
+
+
+class Conversation(db.Model):
+    __tablename__ = "conversations"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    title: Mapped[str | None] = mapped_column(String(255))
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    # "<smaller user id>:<larger user id>" for a direct conversation, else NULL.
+    direct_key: Mapped[str | None] = mapped_column(String(73), unique=True)
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    # Creation time, then the time of each new message: the list's sort key.
+    last_activity_at: Mapped[Timestamp] = mapped_column(default=utcnow, index=True)
+    # The seq of the newest message ever sent here (0 when none).
+    last_seq: Mapped[int] = mapped_column(default=0)
+
+    participants: Mapped[list["Participant"]] = relationship(
+        back_populates="conversation",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Participant.joined_at",
+    )
+
+    # Not stored: conversations.service.add_summaries() fills these in for the reader.
+    last_message = None
+    unread_count = 0
+
+    @property
+    def is_direct(self) -> bool:
+        return self.direct_key is not None
+
+    @property
+    def users(self) -> list["User"]:
+        return [participant.user for participant in self.participants]
+
+    @property
+    def last_message_at(self) -> datetime | None:
+        return self.last_message.created_at if self.last_message else None
+
+    def __repr__(self) -> str:
+        return f"<Conversation {self.id}>"
+
+
+class Participant(db.Model):
+    """A member of a conversation, with how far they have read."""
+
+    __tablename__ = "participants"
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    joined_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    # The seq of the newest message this member has read.
+    last_read_seq: Mapped[int] = mapped_column(default=0)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="participants")
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Message(db.Model):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq"),
+        UniqueConstraint("sender_id", "idempotency_key"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    seq: Mapped[int]
+    sender_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    edited_at: Mapped[Timestamp | None]
+    # A deleted message stays as an empty row so that its id still marks a
+    # place in the conversation (for ?since= and read markers).
+    deleted_at: Mapped[Timestamp | None]
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+
+    sender: Mapped[User] = relationship(lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"<Message {self.id}>"

@@ -1,0 +1,141 @@
+"""Fixtures: the app on a real database, a client, and users with tokens.
+
+The suite runs on SQLite (a fresh file) unless TEST_DATABASE_URL names another
+database, e.g. postgresql://postgres@127.0.0.1:5432/test. The schema is built
+once by the migrations themselves; every test then starts from empty tables.
+"""
+import os
+from dataclasses import dataclass
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from config import TestingConfig, database_url
+from messaging import create_app
+from messaging.auth.tokens import issue_tokens
+from messaging.extensions import db
+from messaging.models import User
+from messaging.passwords import hash_password
+
+PASSWORD = "a long enough secret"
+
+
+@pytest.fixture(scope="session")
+def database_uri(tmp_path_factory):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return database_url(url)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+
+
+@pytest.fixture(scope="session")
+def app(database_uri):
+    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": database_uri})
+    with app.app_context():
+        db.drop_all()
+        db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        db.session.commit()
+        upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def empty_tables(app):
+    """Each test starts with empty tables, whatever the one before did."""
+    yield
+    with app.app_context():
+        db.session.remove()
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+        db.session.commit()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@dataclass
+class Account:
+    """A registered user, logged in: what a test needs to act as them."""
+
+    id: str
+    username: str
+    email: str
+    access: str
+    refresh: str
+    password: str = PASSWORD
+
+    @property
+    def headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.access}"}
+
+
+_password_hash = None
+
+
+@pytest.fixture
+def make_account(app):
+    """make_account("alice") adds a user straight to the database, with tokens."""
+
+    def make(username: str, **fields) -> Account:
+        global _password_hash
+        # Argon2 is slow on purpose; hash the shared test password once.
+        _password_hash = _password_hash or hash_password(PASSWORD)
+        with app.app_context():
+            user = User(
+                username=username,
+                email=fields.pop("email", f"{username.lower()}@example.com"),
+                password_hash=_password_hash,
+                **fields,
+            )
+            db.session.add(user)
+            db.session.commit()
+            tokens = issue_tokens(user)
+            return Account(str(user.id), user.username, user.email, **tokens)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_account):
+    return make_account("alice", first_name="Alice", last_name="Liddell")
+
+
+@pytest.fixture
+def bob(make_account):
+    return make_account("bob", first_name="Bob")
+
+
+@pytest.fixture
+def carol(make_account):
+    return make_account("carol")
+
+
+@pytest.fixture
+def start_conversation(client):
+    """start_conversation(alice, bob, title=...) creates it through the API; returns its JSON."""
+
+    def start(owner: Account, *others: Account, title: str | None = None) -> dict:
+        body = {"participants": [other.id for other in others], "title": title}
+        response = client.post("/conversations/", json=body, headers=owner.headers)
+        assert response.status_code in (200, 201), response.json
+        return response.json
+
+    return start
+
+
+@pytest.fixture
+def send(client):
+    """send(alice, conversation_id, "hi") posts a message through the API; returns its JSON."""
+
+    def send(sender: Account, conversation_id: str, content: str = "Hey, how are you?") -> dict:
+        url = f"/conversations/{conversation_id}/messages/"
+        response = client.post(url, json={"content": content}, headers=sender.headers)
+        assert response.status_code == 201, response.json
+        return response.json
+
+    return send
