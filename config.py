@@ -39,8 +39,31 @@ class Config:
         seconds=env_int("JWT_REFRESH_TOKEN_EXPIRES", 30 * 24 * 3600)
     )
 
+    # Shared state for many workers/hosts: revoked tokens, rate-limit counters.
+    REDIS_URL = os.environ.get("REDIS_URL")
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 64 * 1024)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # Browser origins allowed to call the API (comma-separated); none by default.
+    CORS_ORIGINS = [o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()]
+    # How many proxies in front of the app set X-Forwarded-For/-Proto/-Host (0: trust none).
+    PROXY_COUNT = env_int("PROXY_COUNT", 0)
+
+    RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = REDIS_URL or "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    # A Redis outage must not take the API down: count in memory until it is back.
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    # Per user (or per address when signed out), on every route without its own limit.
+    RATELIMIT_DEFAULT = os.environ.get("RATELIMIT_DEFAULT", "300 per minute")
+    # Per address, on register, login and refresh.
+    RATELIMIT_AUTH = os.environ.get("RATELIMIT_AUTH", "10 per minute; 100 per hour")
+    # Per account name, failed logins only, from any number of addresses.
+    RATELIMIT_LOGIN_ACCOUNT = os.environ.get(
+        "RATELIMIT_LOGIN_ACCOUNT", "10 per minute; 20 per hour"
+    )
+    # Per user, on sending messages.
+    RATELIMIT_SEND = os.environ.get("RATELIMIT_SEND", "60 per minute")
 
     API_TITLE = "messaging"
     API_VERSION = "1.0.0"
@@ -65,6 +88,7 @@ class ProductionConfig(Config):
 
 class TestingConfig(DevelopmentConfig):
     TESTING = True
+    RATELIMIT_ENABLED = False  # the rate-limit tests turn it back on
 
 
 configs = {

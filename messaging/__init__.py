@@ -4,13 +4,15 @@ import os
 from pathlib import Path
 
 import flask_swagger_ui
+import redis
 from flask import Blueprint, Flask
 
 from config import Config, config_for_environment
 
 from . import auth, conversations, health, messages
 from .errors import register_error_handlers
-from .extensions import api, db, jwt, migrate
+from .extensions import api, cors, db, jwt, limiter, migrate
+from .middleware import register_middleware
 
 
 def create_app(config: type[Config] | None = None, overrides: dict | None = None) -> Flask:
@@ -25,6 +27,7 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
+    register_middleware(app)
     return app
 
 
@@ -42,6 +45,17 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db)
     jwt.init_app(app)
     api.init_app(app)
+    limiter.init_app(app)
+    if app.config["CORS_ORIGINS"]:
+        cors.init_app(
+            app,
+            origins=app.config["CORS_ORIGINS"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["Retry-After", "X-Request-ID", "X-RateLimit-Limit",
+                            "X-RateLimit-Remaining", "X-RateLimit-Reset"],
+        )
+    if app.config["REDIS_URL"]:
+        app.extensions["redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
 
 
 def register_blueprints(app: Flask) -> None:

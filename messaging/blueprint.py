@@ -1,11 +1,34 @@
-"""flask-smorest's Blueprint, plus the two decorators every view here uses."""
+"""flask-smorest's Blueprint, plus what every view here needs."""
+from functools import wraps
 from http import HTTPStatus
 
 import flask_smorest
+from flask import request
 from flask_jwt_extended import jwt_required
+from flask_smorest import abort
 
 
 class Blueprint(flask_smorest.Blueprint):
+    def arguments(self, schema, *, location="json", required=True, **kwargs):
+        """flask-smorest's arguments; a required JSON body must also be present.
+
+        (webargs reads a missing body as `{}`, which would make an empty PATCH pass.)
+        """
+        parse = super().arguments(schema, location=location, required=required, **kwargs)
+        if location != "json" or not required:
+            return parse
+
+        def decorator(func):
+            @wraps(func)
+            def wrapper(*args, **kwargs):
+                if request.get_json(silent=True) is None:
+                    abort(400, message="This request needs a JSON body.")
+                return func(*args, **kwargs)
+
+            return parse(wrapper)
+
+        return decorator
+
     def login_required(self, func):
         """Require a valid access token, and say so in the OpenAPI spec."""
         func = jwt_required()(func)

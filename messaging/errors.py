@@ -4,14 +4,15 @@ flask-smorest already answers every HTTPException (abort(), 404, 405, 413,
 422, and a 500 for any uncaught exception) with
 `{"code": 404, "status": "Not Found", "message": "..."}`. This module brings
 the rest into that shape: flask-jwt-extended's failures (always a 401, never
-its default 422) and database trouble (409 for a broken uniqueness rule,
-503 while the database is unreachable).
+its default 422), rate limiting (429) and database trouble (409 for a broken
+uniqueness rule, 503 while the database is unreachable).
 """
 import logging
 from http import HTTPStatus
 from typing import NoReturn
 
 from flask import Flask, jsonify
+from flask_limiter.errors import RateLimitExceeded
 from flask_smorest import abort
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -56,6 +57,11 @@ def unknown_user(_header: dict, _payload: dict):
 
 
 def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(RateLimitExceeded)
+    def rate_limited(error: RateLimitExceeded):
+        # Flask-Limiter adds Retry-After and the X-RateLimit-* headers on the way out.
+        return error_response(429, f"Too many requests: at most {error.description}.")
+
     @app.errorhandler(IntegrityError)
     def conflict(error: IntegrityError):
         # Views handle the conflicts they expect; this is the safety net.

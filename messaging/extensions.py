@@ -5,22 +5,39 @@ blueprints free of import cycles.
 """
 import sqlite3
 
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
+from flask_cors import CORS
 from flask_jwt_extended import JWTManager
+from flask_limiter import Limiter
 from flask_migrate import Migrate
-from flask_smorest import Api
+from flask_smorest import Api as SmorestApi
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import DeclarativeBase
+from werkzeug.exceptions import MethodNotAllowed
+
+from .limits import user_or_address
 
 
 class Base(DeclarativeBase):
     pass
 
 
+class Api(SmorestApi):
+    def handle_http_exception(self, error):
+        """flask-smorest's JSON errors, always with a `message` (the error's own description)."""
+        payload, code, headers = super().handle_http_exception(error)
+        payload.setdefault("message", error.description)
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            headers = {**headers, "Allow": ", ".join(error.valid_methods)}
+        return payload, code, headers
+
+
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 jwt = JWTManager()
+limiter = Limiter(key_func=user_or_address)
+cors = CORS()
 api = Api(
     spec_kwargs={
         "components": {
@@ -30,6 +47,11 @@ api = Api(
         }
     }
 )
+
+
+def redis_client():
+    """The app's Redis client (shared state across workers), or None without REDIS_URL."""
+    return current_app.extensions.get("redis")
 
 
 @event.listens_for(Engine, "connect")

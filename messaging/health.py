@@ -6,9 +6,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from .blueprint import Blueprint
-from .extensions import db
+from .extensions import db, limiter
 
 blp = Blueprint("health", __name__, description="Health check.")
+limiter.exempt(blp)  # load balancers ask often, from one address
 
 
 class HealthSchema(Schema):

@@ -37,6 +37,9 @@ class User(db.Model):
     first_name: Mapped[str] = mapped_column(String(150), default="")
     last_name: Mapped[str] = mapped_column(String(150), default="")
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    # Every token carries the version it was issued under; bumping it (on a
+    # password change) revokes all of them at once.
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     def set_password(self, password: str) -> None:
         self.password_hash = hash_password(password)
@@ -135,3 +138,15 @@ class Message(db.Model):
 
     def __repr__(self) -> str:
         return f"<Message {self.id}>"
+
+
+class RevokedToken(db.Model):
+    """A token revoked before its expiry (logout, refresh rotation), kept until it expires.
+
+    Used when REDIS_URL is not set; with Redis the same facts live there.
+    """
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(36), primary_key=True)
+    expires_at: Mapped[Timestamp] = mapped_column(index=True)

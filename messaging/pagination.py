@@ -106,8 +106,7 @@ def keyset_page(
 
 
 def page_url(cursor: str) -> str:
-    """This request's URL with `cursor` in place of any cursor or `since`."""
+    """This request's URL, with `cursor` in place of any cursor it had."""
     args = request.args.to_dict()
-    args.pop("since", None)
     args["cursor"] = cursor
     return f"{request.base_url}?{urlencode(args)}"

@@ -1,12 +1,16 @@
-"""Register, log in, refresh tokens, read and change one's profile, find people."""
+"""Register, log in, refresh and log out, read and change one's profile, find people."""
 from flask.views import MethodView
-from flask_jwt_extended import current_user
+from flask_jwt_extended import current_user, get_jwt
+from flask_limiter.util import get_remote_address
 from flask_smorest import abort
 
+from ..extensions import limiter
+from ..limits import auth_limit, failed_login, login_account, login_account_limit
 from . import blp, service, tokens
 from .schemas import (
     LoginResponseSchema,
     LoginSchema,
+    LogoutSchema,
     ProfileSchema,
     ProfileUpdateSchema,
     RefreshSchema,
@@ -19,9 +23,10 @@ from .schemas import (
 
 @blp.route("/auth/register/")
 class RegisterView(MethodView):
+    @limiter.limit(auth_limit, key_func=get_remote_address)
     @blp.arguments(RegisterSchema)
     @blp.response(201, ProfileSchema)
-    @blp.errors(409)
+    @blp.errors(409, 429)
     def post(self, data):
         """Create an account"""
         return service.register(data)
@@ -29,9 +34,11 @@ class RegisterView(MethodView):
 
 @blp.route("/auth/login/")
 class LoginView(MethodView):
+    @limiter.limit(auth_limit, key_func=get_remote_address)
+    @limiter.limit(login_account_limit, key_func=login_account, deduct_when=failed_login)
     @blp.arguments(LoginSchema)
     @blp.response(200, LoginResponseSchema)
-    @blp.errors(401)
+    @blp.errors(401, 429)
     def post(self, data):
         """Log in with a username (or email) and password"""
         user = service.authenticate(data["username"], data["password"])
@@ -42,12 +49,23 @@ class LoginView(MethodView):
 
 @blp.route("/auth/refresh/")
 class RefreshView(MethodView):
+    @limiter.limit(auth_limit, key_func=get_remote_address)
     @blp.arguments(RefreshSchema)
     @blp.response(200, TokensSchema)
-    @blp.errors(401)
+    @blp.errors(401, 429)
     def post(self, data):
         """Trade a refresh token for a new pair of tokens"""
         return tokens.refresh(data["refresh"])
+
+
+@blp.route("/auth/logout/")
+class LogoutView(MethodView):
+    @blp.login_required
+    @blp.arguments(LogoutSchema, required=False)
+    @blp.response(204)
+    def post(self, data):
+        """Log out: this access token, and the refresh token if given, stop working"""
+        tokens.logout(get_jwt(), data.get("refresh"))
 
 
 @blp.route("/auth/profile/")
@@ -63,7 +81,7 @@ class ProfileView(MethodView):
     @blp.response(200, ProfileSchema)
     @blp.errors(409)
     def patch(self, data):
-        """Change my names, email or password"""
+        """Change my names, email or password (a new password revokes every token)"""
         return service.update_profile(current_user, data)
 
 

@@ -83,6 +83,13 @@ class RefreshSchema(Schema):
     )
 
 
+class LogoutSchema(Schema):
+    refresh = fields.String(
+        validate=validate.Length(1, 2000),
+        metadata={"description": "The refresh token to revoke along with the access token."},
+    )
+
+
 class TokensSchema(Schema):
     access = fields.String(metadata={"description": "Access token: `Authorization: Bearer ...`."})
     refresh = fields.String(metadata={"description": "Refresh token, for /api/auth/refresh/."})

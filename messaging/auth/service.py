@@ -1,4 +1,6 @@
 """Account rules: registering, logging in and changing one's profile."""
+import uuid
+
 from flask_smorest import abort
 from sqlalchemy import String, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -15,26 +17,29 @@ def save_user(user: User) -> User:
 
     The unique indexes decide, so two simultaneous sign-ups for one name get one 201 and one 409.
     """
+    username, email = user.username, user.email
     db.session.add(user)
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        errors = taken_fields(user.username, user.email)
+        errors = taken_fields(username, email, but=user.id)
         abort(409, message="Already taken.", errors={"json": errors})
     return user
 
 
-def taken_fields(username: str, email: str) -> dict:
-    taken = db.session.execute(
+def taken_fields(username: str, email: str, but: uuid.UUID | None) -> dict:
+    """Which of this username and email belong to someone other than user `but`."""
+    others = db.session.execute(
         select(User.username, User.email).where(
-            or_(func.lower(User.username) == username.lower(), User.email == email)
+            or_(func.lower(User.username) == username.lower(), User.email == email),
+            User.id != but,
         )
     ).all()
     errors = {}
-    if any(row.username.lower() == username.lower() for row in taken):
+    if any(other.username.lower() == username.lower() for other in others):
         errors["username"] = ["A user with that username already exists."]
-    if any(row.email == email for row in taken):
+    if any(other.email == email for other in others):
         errors["email"] = ["A user with that email already exists."]
     return errors
 
@@ -80,6 +85,7 @@ def update_profile(user: User, data: dict) -> User:
         user.email = data["email"].lower()
     if "password" in data:
         user.set_password(data["password"])
+        user.token_version += 1  # every token issued so far stops working
     return save_user(user)
 
 

@@ -3,6 +3,8 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 
 from ..conversations.service import conversation_or_404
+from ..extensions import limiter
+from ..limits import send_limit
 from . import blp, service
 from .schemas import (
     IdempotencyKeySchema,
@@ -27,10 +29,11 @@ class MessageViews(MethodView):
         )
 
     @blp.login_required
+    @limiter.limit(send_limit)
     @blp.arguments(IdempotencyKeySchema, location="headers")
     @blp.arguments(MessageBodySchema)
     @blp.response(201, MessageSchema)
-    @blp.errors(404, 409)
+    @blp.errors(404, 409, 429)
     def post(self, headers, data, conversation_id):
         """Send a message (a retry with the same Idempotency-Key returns the first one)"""
         conversation = conversation_or_404(conversation_id, current_user)

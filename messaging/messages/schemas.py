@@ -5,21 +5,30 @@ from ..pagination import PageArgsSchema, PageSchema
 from ..schemas import UTCDateTime
 
 MAX_CONTENT = 4000
+MAX_SENT = 2 * MAX_CONTENT
 
 
 class Content(fields.String):
-    """Message text: at most 4000 characters, stored without surrounding blanks, never blank."""
+    """Message text: 1 to 4000 characters once surrounding blanks are stripped (and stored so).
+
+    What is sent may carry more blanks around it, but never more than 8000
+    characters in all: the spec's maxLength is that outer bound.
+    """
 
     def __init__(self, **kwargs):
-        super().__init__(validate=validate.Length(1, MAX_CONTENT), **kwargs)
+        limits = {"minLength": 1, "maxLength": MAX_SENT}
+        super().__init__(metadata={**limits, **kwargs.pop("metadata", {})}, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        if len(text) > MAX_CONTENT:
-            raise ValidationError(f"Longer than maximum length {MAX_CONTENT}.")
-        if not text.strip():
+        if len(text) > MAX_SENT:
+            raise ValidationError(f"Longer than maximum length {MAX_SENT}.")
+        text = text.strip()
+        if not text:
             raise ValidationError("May not be blank.")
-        return text.strip()
+        if len(text) > MAX_CONTENT:
+            raise ValidationError(f"Longer than {MAX_CONTENT} characters (after stripping).")
+        return text
 
 
 class SenderSchema(Schema):

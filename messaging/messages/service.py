@@ -82,14 +82,14 @@ def send_message(
         created_at=now,
         idempotency_key=idempotency_key,
     )
-    db.session.add(message)
-    # What I send, I have read, and so has what came before it.
-    db.session.execute(
-        update(Participant)
-        .where(Participant.conversation_id == conversation.id, Participant.user_id == sender.id)
-        .values(last_read_seq=seq)
-    )
     try:
+        db.session.add(message)
+        # What I send, I have read, and so has what came before it.
+        db.session.execute(
+            update(Participant)
+            .where(Participant.conversation_id == conversation.id, Participant.user_id == sender.id)
+            .values(last_read_seq=seq)
+        )
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

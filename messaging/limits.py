@@ -1,0 +1,44 @@
+"""Rate limits: who a request counts against, and how much each kind may do.
+
+The limits themselves are settings (README, "Configuration"); Flask-Limiter
+keeps the counters in Redis when REDIS_URL is set, so all workers share them.
+"""
+from flask import current_app, request
+from flask_jwt_extended import decode_token
+from flask_jwt_extended.exceptions import JWTExtendedException
+from flask_limiter.util import get_remote_address
+from jwt import PyJWTError
+
+
+def user_or_address() -> str:
+    """The signed-in user (checked signature, no database trip), else the client address."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme == "Bearer" and token:
+        try:
+            return f"user:{decode_token(token)['sub']}"
+        except (PyJWTError, JWTExtendedException, KeyError):
+            pass
+    return f"address:{get_remote_address()}"
+
+
+def login_account() -> str:
+    """The account a login tries to open, however the attempts are spread over addresses."""
+    body = request.get_json(silent=True)
+    username = body.get("username") if isinstance(body, dict) else None
+    return f"account:{str(username).lower()[:254]}"
+
+
+def auth_limit() -> str:
+    return current_app.config["RATELIMIT_AUTH"]
+
+
+def login_account_limit() -> str:
+    return current_app.config["RATELIMIT_LOGIN_ACCOUNT"]
+
+
+def send_limit() -> str:
+    return current_app.config["RATELIMIT_SEND"]
+
+
+def failed_login(response) -> bool:
+    return response.status_code == 401

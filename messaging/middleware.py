@@ -1,0 +1,71 @@
+"""What every request and response goes through, whatever the route.
+
+- behind a proxy, the client's real address and scheme (ProxyFix, if PROXY_COUNT > 0);
+- a request id: the client's X-Request-ID if it is sane, else a new one; echoed
+  back and written on the request's log line;
+- one log line per request: method, path, status, time, user, request id (never
+  a header or a body, so no password or token reaches the logs);
+- security headers on every response.
+"""
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, g, request
+from flask_jwt_extended import get_jwt_identity
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+logger = logging.getLogger("messaging.requests")
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+# Swagger UI is a page: it needs its own scripts and styles (inline ones included).
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
+)
+
+
+def register_middleware(app: Flask) -> None:
+    if app.config["PROXY_COUNT"]:
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+
+    @app.before_request
+    def start_request():
+        g.started = time.perf_counter()
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+
+    @app.after_request
+    def finish_response(response):
+        response.headers.update(SECURITY_HEADERS)
+        if request.path.startswith("/docs/"):
+            response.headers["Content-Security-Policy"] = DOCS_POLICY
+        if request.is_secure:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        if request.path.startswith("/api/auth/"):
+            response.headers["Cache-Control"] = "no-store"  # tokens and profiles
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        log_request(response)
+        return response
+
+
+def log_request(response) -> None:
+    elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+    try:
+        user = get_jwt_identity() or "-"
+    except RuntimeError:  # no token was checked on this route
+        user = "-"
+    logger.info(
+        "%s %s %s %.1fms user=%s request_id=%s",
+        request.method, request.path, response.status_code, elapsed, user, g.get("request_id"),
+    )
