@@ -1,8 +1,10 @@
 """Fixtures: the app on a real database, a client, and users with tokens.
 
 The suite runs on SQLite (a fresh file) unless TEST_DATABASE_URL names another
-database, e.g. postgresql://postgres@127.0.0.1:5432/test. The schema is built
-once by the migrations themselves; every test then starts from empty tables.
+database, e.g. postgresql://postgres@127.0.0.1:5432/test, and without Redis
+unless TEST_REDIS_URL names one (its database is emptied after every test).
+The schema is built once by the migrations themselves; every test then starts
+from empty tables.
 """
 import os
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ from sqlalchemy import text
 from config import TestingConfig, database_url
 from messaging import create_app
 from messaging.auth.tokens import issue_tokens
-from messaging.extensions import db
+from messaging.extensions import db, redis_client
 from messaging.models import User
 from messaging.passwords import hash_password
 
@@ -30,8 +32,14 @@ def database_uri(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app(database_uri):
-    app = create_app(TestingConfig, {"SQLALCHEMY_DATABASE_URI": database_uri})
+def test_config(database_uri) -> dict:
+    """The settings every app in the tests gets (tests may add their own)."""
+    return {"SQLALCHEMY_DATABASE_URI": database_uri, "REDIS_URL": os.environ.get("TEST_REDIS_URL")}
+
+
+@pytest.fixture(scope="session")
+def app(test_config):
+    app = create_app(TestingConfig, test_config)
     with app.app_context():
         db.drop_all()
         db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
@@ -51,6 +59,8 @@ def empty_tables(app):
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())
         db.session.commit()
+        if redis := redis_client():
+            redis.flushdb()
 
 
 @pytest.fixture
