@@ -49,7 +49,7 @@ class Config:
     PROXY_COUNT = env_int("PROXY_COUNT", 0)
 
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
-    RATELIMIT_STORAGE_URI = REDIS_URL or "memory://"
+    # RATELIMIT_STORAGE_URI defaults to REDIS_URL, else memory:// (see create_app).
     RATELIMIT_HEADERS_ENABLED = True
     # A Redis outage must not take the API down: count in memory until it is back.
     RATELIMIT_SWALLOW_ERRORS = True

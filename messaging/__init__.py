@@ -32,8 +32,10 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
 
 
 def check_config(app: Flask) -> None:
+    """Refuse to start without a signing key; fill in the defaults that depend on others."""
     if not app.config["JWT_SECRET_KEY"]:
         raise RuntimeError("Set JWT_SECRET_KEY: every worker must sign tokens with the same key.")
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         os.makedirs(app.instance_path, exist_ok=True)
         path = Path(app.instance_path) / "messaging.sqlite"

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import DeclarativeBase
 from werkzeug.exceptions import MethodNotAllowed
 
-from .limits import user_or_address
+from .limits import default_limit, user_or_address
 
 
 class Base(DeclarativeBase):
@@ -36,7 +36,7 @@ class Api(SmorestApi):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 jwt = JWTManager()
-limiter = Limiter(key_func=user_or_address)
+limiter = Limiter(key_func=user_or_address, default_limits=[default_limit])
 cors = CORS()
 api = Api(
     spec_kwargs={

@@ -1,12 +1,13 @@
 """GET /health/: is this instance able to serve? For load balancers and orchestrators."""
 from flask.views import MethodView
 from flask_smorest import abort
-from marshmallow import Schema, fields
+from marshmallow import fields
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from .blueprint import Blueprint
 from .extensions import db, limiter
+from .schemas import Schema
 
 blp = Blueprint("health", __name__, description="Health check.")
 limiter.exempt(blp)  # load balancers ask often, from one address

@@ -21,11 +21,8 @@ def user_or_address() -> str:
     return f"address:{get_remote_address()}"
 
 
-def login_account() -> str:
-    """The account a login tries to open, however the attempts are spread over addresses."""
-    body = request.get_json(silent=True)
-    username = body.get("username") if isinstance(body, dict) else None
-    return f"account:{str(username).lower()[:254]}"
+def default_limit() -> str:
+    return current_app.config["RATELIMIT_DEFAULT"]
 
 
 def auth_limit() -> str:

@@ -14,11 +14,12 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from flask import request
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from sqlalchemy import Select, tuple_
 
 from .errors import invalid
 from .extensions import db
+from .schemas import Schema
 
 
 class PageArgsSchema(Schema):

@@ -1,7 +1,34 @@
 """Schema pieces shared by the blueprints."""
+from collections.abc import Mapping
 from datetime import UTC
 
-from marshmallow import fields
+import marshmallow
+from marshmallow import ValidationError, fields, pre_load
+
+
+class Schema(marshmallow.Schema):
+    """The base of every schema here: no text may contain a NUL character.
+
+    PostgreSQL cannot store one (SQLite can), so it is refused as bad input,
+    the same way on every database, before it gets anywhere near one.
+    """
+
+    @pre_load
+    def refuse_nul_characters(self, data, **kwargs):
+        if isinstance(data, Mapping):
+            bad = {name: ["May not contain NUL characters."]
+                   for name, value in data.items() if has_nul(value)}
+            if bad:
+                raise ValidationError(bad)
+        return data
+
+
+def has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(has_nul(item) for item in value)
+    return False
 
 
 class UTCDateTime(fields.DateTime):

@@ -153,6 +153,23 @@ def test_json_body_that_is_not_an_object_answers_422_json(client, text):
     assert "json" in body["errors"]
 
 
+def test_text_with_a_nul_character_answers_422_on_every_database(
+    client, alice, bob, start_conversation
+):
+    conversation = start_conversation(alice, bob)
+    messages = f"/conversations/{conversation['id']}/messages/"
+    attempts = [
+        client.post(REGISTER, json={"username": "x\x00y", "email": "x@example.com",
+                                    "password": "a long enough secret"}),
+        client.post(LOGIN, json={"username": "alice\x00", "password": "a long enough secret"}),
+        client.post(messages, json={"content": "hi\x00"}, headers=alice.headers),
+        client.get("/api/users/?q=al%00", headers=alice.headers),
+    ]
+    for response in attempts:
+        assert_error(response, 422)
+    assert client.get(messages, headers=alice.headers).json["results"] == []
+
+
 def test_json_body_that_is_not_an_object_answers_422_on_a_logged_in_route(
     client, alice, bob, start_conversation
 ):

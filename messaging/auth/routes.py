@@ -5,7 +5,7 @@ from flask_limiter.util import get_remote_address
 from flask_smorest import abort
 
 from ..extensions import limiter
-from ..limits import auth_limit, failed_login, login_account, login_account_limit
+from ..limits import auth_limit, failed_login, login_account_limit
 from . import blp, service, tokens
 from .schemas import (
     LoginResponseSchema,
@@ -34,8 +34,9 @@ class RegisterView(MethodView):
 
 @blp.route("/auth/login/")
 class LoginView(MethodView):
+    # The inner limit is the one the X-RateLimit-* headers describe.
+    @limiter.limit(login_account_limit, key_func=service.login_account, deduct_when=failed_login)
     @limiter.limit(auth_limit, key_func=get_remote_address)
-    @limiter.limit(login_account_limit, key_func=login_account, deduct_when=failed_login)
     @blp.arguments(LoginSchema)
     @blp.response(200, LoginResponseSchema)
     @blp.errors(401, 429)

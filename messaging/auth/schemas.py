@@ -1,14 +1,14 @@
 """Request and response bodies of the auth blueprint."""
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from .. import passwords
 from ..pagination import PageArgsSchema, PageSchema
-from ..schemas import UTCDateTime
+from ..schemas import Schema, UTCDateTime
 
-USERNAME = validate.Regexp(
-    r"^[A-Za-z0-9_.-]{3,150}$",
-    error="3 to 150 characters: letters, digits, '_', '.' or '-'.",
-)
+USERNAME = [
+    validate.Length(3, 150),
+    validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="Only letters, digits, '_', '.' or '-'."),
+]
 NAME = validate.Length(max=150)
 
 

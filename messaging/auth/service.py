@@ -1,6 +1,7 @@
 """Account rules: registering, logging in and changing one's profile."""
 import uuid
 
+from flask import request
 from flask_smorest import abort
 from sqlalchemy import String, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -55,17 +56,29 @@ def register(data: dict) -> User:
     return save_user(user)
 
 
+def find_login(login: str):
+    """The query for the user a login names: by username or by email, in any case."""
+    return select(User).where(
+        or_(func.lower(User.username) == login.lower(), User.email == login.lower())
+    )
+
+
+def login_account() -> str:
+    """Rate-limit key: the account a login tries to open, whichever name it uses for it."""
+    body = request.get_json(silent=True)
+    login = str(body.get("username", ""))[:254] if isinstance(body, dict) else ""
+    login = login.replace("\x00", "")  # not validated yet, and PostgreSQL refuses NULs
+    user_id = db.session.scalar(find_login(login).with_only_columns(User.id))
+    return f"account:{user_id or login.lower()}"
+
+
 def authenticate(login: str, password: str) -> User | None:
     """The user with this username (or email) and password, else None.
 
     An unknown user costs one hash check too, so that the answer's timing
     does not tell which usernames exist.
     """
-    user = db.session.scalar(
-        select(User).where(
-            or_(func.lower(User.username) == login.lower(), User.email == login.lower())
-        )
-    )
+    user = db.session.scalar(find_login(login))
     if user is None:
         verify_password(dummy_hash(), password)
         return None

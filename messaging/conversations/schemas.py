@@ -1,9 +1,9 @@
 """Request and response bodies of the conversations blueprint."""
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from ..messages.schemas import MessageSchema
 from ..pagination import PageSchema
-from ..schemas import UTCDateTime
+from ..schemas import Schema, UTCDateTime
 
 TITLE = validate.Length(max=255)
 USER_IDS = validate.Length(1, 100, error="Between 1 and 100 user ids.")

@@ -1,8 +1,8 @@
 """Request and response bodies of the messages blueprint."""
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from ..pagination import PageArgsSchema, PageSchema
-from ..schemas import UTCDateTime
+from ..schemas import Schema, UTCDateTime
 
 MAX_CONTENT = 4000
 MAX_SENT = 2 * MAX_CONTENT
