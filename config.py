@@ -28,6 +28,27 @@ def database_url(url: str | None) -> str | None:
     return url
 
 
+API_DESCRIPTION = """\
+A small messaging API: accounts with JWT, conversations, messages.
+
+**Auth.** `POST /api/auth/login/` gives an `access` token (15 minutes) and a `refresh`
+token (30 days). Send `Authorization: Bearer <access>`; trade the refresh token at
+`/api/auth/refresh/` for a new pair (each refresh token works once).
+
+**Lists** answer `{"results": [...], "next": URL|null, "previous": URL|null}` and take
+`?limit=` (1-200, default 50). Follow `next`/`previous` as they are: the cursor inside is
+opaque. Message history is newest first; `?since=<message id>` lists what came after that
+message, oldest first (sync: keep the last id you saw and you never miss a message).
+
+**Sending safely.** Send `Idempotency-Key: <your own string>` with a message: a retry with
+the same key returns the first message (same id), never a copy.
+
+**Errors** are always JSON: `{"code": 404, "status": "Not Found", "message": "..."}`, with
+`"errors"` per field on 422. A conversation you are not in is a 404. Rate-limited answers
+are 429 with `Retry-After`.
+"""
+
+
 class Config:
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL"))
     # A connection that died while idle (database restart) is replaced, not used.
@@ -67,6 +88,7 @@ class Config:
 
     API_TITLE = "messaging"
     API_VERSION = "1.0.0"
+    API_SPEC_OPTIONS = {"info": {"description": API_DESCRIPTION}}
     OPENAPI_VERSION = "3.0.3"
     OPENAPI_URL_PREFIX = "/"
     OPENAPI_JSON_PATH = "openapi.json"

@@ -20,11 +20,18 @@ from .schemas import (
     UserSearchArgsSchema,
 )
 
+REGISTER_EXAMPLE = {
+    "username": "alice",
+    "email": "alice@example.com",
+    "password": "correct horse battery",
+    "first_name": "Alice",
+}
+
 
 @blp.route("/auth/register/")
 class RegisterView(MethodView):
     @limiter.limit(auth_limit, key_func=get_remote_address)
-    @blp.arguments(RegisterSchema)
+    @blp.arguments(RegisterSchema, example=REGISTER_EXAMPLE)
     @blp.response(201, ProfileSchema)
     @blp.errors(409, 429)
     def post(self, data):
@@ -37,7 +44,7 @@ class LoginView(MethodView):
     # The inner limit is the one the X-RateLimit-* headers describe.
     @limiter.limit(login_account_limit, key_func=service.login_account, deduct_when=failed_login)
     @limiter.limit(auth_limit, key_func=get_remote_address)
-    @blp.arguments(LoginSchema)
+    @blp.arguments(LoginSchema, example={"username": "alice", "password": "correct horse battery"})
     @blp.response(200, LoginResponseSchema)
     @blp.errors(401, 429)
     def post(self, data):
@@ -55,7 +62,10 @@ class RefreshView(MethodView):
     @blp.response(200, TokensSchema)
     @blp.errors(401, 429)
     def post(self, data):
-        """Trade a refresh token for a new pair of tokens"""
+        """Trade a refresh token for a new pair of tokens
+
+        The refresh token is used up: a second use answers 401.
+        """
         return tokens.refresh(data["refresh"])
 
 

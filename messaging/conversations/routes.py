@@ -13,6 +13,8 @@ from .schemas import (
     ReadMarkerSchema,
 )
 
+CREATE_EXAMPLE = {"participants": ["7d0f1c1e-8a73-4a3c-9a55-2f7e8c1d0b6a"], "title": None}
+
 
 @blp.route("/")
 class ConversationViews(MethodView):
@@ -24,12 +26,17 @@ class ConversationViews(MethodView):
         return service.list_conversations(current_user, args["limit"], args.get("cursor"))
 
     @blp.login_required
-    @blp.arguments(ConversationCreateSchema)
+    @blp.arguments(ConversationCreateSchema, example=CREATE_EXAMPLE)
     @blp.response(201, ConversationSchema)
     @blp.alt_response(200, schema=ConversationSchema, success=True,
                       description="The direct conversation with this person already exists.")
     def post(self, data):
-        """Start a conversation (or get the existing direct one)"""
+        """Start a conversation (or get the existing direct one)
+
+        I am always a member and its owner. With exactly one other person and no
+        title the conversation is *direct*: a pair has only one, so asking again
+        (either of the two) answers 200 with the same conversation.
+        """
         conversation, created = service.create_conversation(
             current_user, data["participants"], data.get("title")
         )
@@ -53,7 +60,12 @@ class ConversationByIdViews(MethodView):
     @blp.response(200, ConversationSchema)
     @blp.errors(403, 404, 409)
     def put(self, data, conversation_id):
-        """Rename a conversation, or (owner) change its members; `title` is required"""
+        """Rename a conversation, or (owner) change its members; `title` is required
+
+        Any member may rename. `participants` is the full new member list: only
+        the owner may send it, it must include the owner, and a direct
+        conversation's members cannot change (409).
+        """
         return self._update(conversation_id, data)
 
     @blp.login_required
@@ -61,7 +73,10 @@ class ConversationByIdViews(MethodView):
     @blp.response(200, ConversationSchema)
     @blp.errors(403, 404, 409)
     def patch(self, data, conversation_id):
-        """Rename a conversation, or (owner) change its members"""
+        """Rename a conversation, or (owner) change its members
+
+        As PUT, but every field is optional.
+        """
         return self._update(conversation_id, data)
 
     @staticmethod
@@ -85,7 +100,11 @@ class LeaveView(MethodView):
     @blp.response(204)
     @blp.errors(404)
     def post(self, conversation_id):
-        """Leave a conversation"""
+        """Leave a conversation
+
+        If the owner leaves, the longest-standing member becomes the owner; when
+        the last member leaves, the conversation is deleted.
+        """
         conversation = service.conversation_or_404(conversation_id, current_user)
         service.leave(conversation, current_user)
 
@@ -93,11 +112,15 @@ class LeaveView(MethodView):
 @blp.route("/<uuid:conversation_id>/read/")
 class ReadMarkerView(MethodView):
     @blp.login_required
-    @blp.arguments(ReadMarkerSchema)
+    @blp.arguments(ReadMarkerSchema, example={"message_id": "0b9f0a7e-6c1e-4c44-9b8f-1e2d3c4b5a69"})
     @blp.response(200, ConversationSchema)
     @blp.errors(404)
     def post(self, data, conversation_id):
-        """Mark messages read up to this one (the marker never moves back)"""
+        """Mark messages read up to this one (the marker never moves back)
+
+        Answers the conversation with its new `unread_count`. Sending a message
+        also marks everything up to it read.
+        """
         conversation = service.conversation_or_404(conversation_id, current_user)
         service.mark_read(conversation, current_user, data["message_id"])
         return service.add_summaries([conversation], current_user)[0]

@@ -22,7 +22,12 @@ class MessageViews(MethodView):
     @blp.response(200, MessagePageSchema)
     @blp.errors(404)
     def get(self, args, conversation_id):
-        """Message history, newest first; with `since`, what came after it, oldest first"""
+        """Message history, newest first; with `since`, what came after it, oldest first
+
+        `next` leads to older messages (or, with `since`, to the rest of the new
+        ones) and is null when there is nothing more now. To stay in sync, keep
+        the id of the last message you saw and ask `?since=` that id.
+        """
         conversation = conversation_or_404(conversation_id, current_user)
         return service.list_messages(
             conversation, args["limit"], args.get("cursor"), args.get("since")
@@ -31,11 +36,16 @@ class MessageViews(MethodView):
     @blp.login_required
     @limiter.limit(send_limit)
     @blp.arguments(IdempotencyKeySchema, location="headers")
-    @blp.arguments(MessageBodySchema)
+    @blp.arguments(MessageBodySchema, example={"content": "Hey, how are you?"})
     @blp.response(201, MessageSchema)
     @blp.errors(404, 409, 429)
     def post(self, headers, data, conversation_id):
-        """Send a message (a retry with the same Idempotency-Key returns the first one)"""
+        """Send a message (a retry with the same Idempotency-Key returns the first one)
+
+        The key is yours to choose (a UUID per message is good) and is kept by
+        the server for good: the same key again, for the same conversation and
+        text, answers 201 with the first message; for anything else, 409.
+        """
         conversation = conversation_or_404(conversation_id, current_user)
         return service.send_message(
             conversation, current_user, data["content"], headers.get("idempotency_key")
