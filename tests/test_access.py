@@ -8,6 +8,7 @@ protected route answers 401, before looking at the request body.
 import uuid
 
 import pytest
+from helpers import assert_error
 
 CONVERSATION = "/conversations/{conversation}/"
 MESSAGES = "/conversations/{conversation}/messages/"
@@ -62,15 +63,6 @@ def fill(template, **ids):
     return template
 
 
-def assert_json_error(response, code: int) -> None:
-    assert response.status_code == code, response.get_data(as_text=True)
-    assert response.is_json
-    body = response.json
-    assert body["code"] == code
-    assert isinstance(body["status"], str) and body["status"]
-    assert isinstance(body["message"], str) and body["message"]
-
-
 @pytest.fixture
 def setting(start_conversation, send, alice, bob):
     """alice and bob's group conversation, a message from each: {conversation, message} ids."""
@@ -117,7 +109,7 @@ def test_outsider_gets_404_on_every_conversation_and_message_route(
         fill(path, **setting), method=method, json=fill(body, **setting), headers=outsider.headers
     )
 
-    assert_json_error(response, 404)
+    assert_error(response, 404)
     assert what_members_see(setting) == before
     theirs = client.get("/conversations/", headers=outsider.headers)
     assert theirs.json["results"] == []
@@ -142,7 +134,7 @@ def test_outsider_cannot_tell_a_conversation_exists(client, setting, carol, meth
 def test_every_protected_route_needs_a_token(client, setting, method, path):
     response = client.open(fill(path, **setting), method=method)
 
-    assert_json_error(response, 401)
+    assert_error(response, 401)
 
 
 @pytest.mark.parametrize(
@@ -156,7 +148,7 @@ def test_every_protected_route_rejects_a_bad_token(client, setting, method, path
         fill(path, **setting), method=method, headers={"Authorization": authorization}
     )
 
-    assert_json_error(response, 401)
+    assert_error(response, 401)
 
 
 @each_protected_route
@@ -165,4 +157,4 @@ def test_every_protected_route_rejects_a_refresh_token(client, setting, alice, m
 
     response = client.open(fill(path, **setting), method=method, headers=headers)
 
-    assert_json_error(response, 401)
+    assert_error(response, 401)

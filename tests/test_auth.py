@@ -7,6 +7,7 @@ whether the user exists or not; every error has the shape
 """
 import pytest
 from conftest import PASSWORD
+from helpers import assert_error, bearer
 
 REGISTER = "/api/auth/register/"
 LOGIN = "/api/auth/login/"
@@ -36,22 +37,8 @@ def without(field: str) -> dict:
     return body
 
 
-def assert_error(response, code: int) -> dict:
-    """The response is an error of the API's one shape; returns its body."""
-    assert response.status_code == code, response.json
-    body = response.json
-    assert body["code"] == code
-    assert isinstance(body["status"], str) and body["status"]
-    assert isinstance(body["message"], str) and body["message"]
-    return body
-
-
 def login(client, username: str, password: str = PASSWORD):
     return client.post(LOGIN, json={"username": username, "password": password})
-
-
-def bearer(access: str) -> dict:
-    return {"Authorization": f"Bearer {access}"}
 
 
 # Register

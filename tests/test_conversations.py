@@ -10,6 +10,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+from helpers import assert_error
 from sqlalchemy import event, func, select
 
 from messaging.extensions import db
@@ -27,16 +28,6 @@ def url(conversation_id: str, action: str = "") -> str:
 
 def member_ids(conversation: dict) -> set[str]:
     return {member["id"] for member in conversation["participants"]}
-
-
-def assert_error(response, code: int) -> dict:
-    """The response is the API's one error shape with this code; returns its body."""
-    assert response.status_code == code, response.json
-    body = response.json
-    assert body["code"] == code
-    assert isinstance(body["status"], str) and body["status"]
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 def count_rows(app, model, *where) -> int:

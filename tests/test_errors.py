@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import jwt as pyjwt
 import pytest
 from flask_jwt_extended import create_access_token, create_refresh_token
-from werkzeug.http import HTTP_STATUS_CODES
+from helpers import assert_error, bearer
 
 from config import TestingConfig
 from messaging import create_app
@@ -21,23 +21,6 @@ from messaging.extensions import db
 PROFILE = "/api/auth/profile/"
 REGISTER = "/api/auth/register/"
 LOGIN = "/api/auth/login/"
-
-
-def assert_error(response, code: int) -> dict:
-    """The response is a JSON error with this code, in the one shape; returns its body."""
-    assert response.status_code == code
-    assert response.mimetype == "application/json"
-    assert "<html" not in response.get_data(as_text=True).lower()
-    body = response.get_json()
-    assert body["code"] == code
-    assert body["status"] == HTTP_STATUS_CODES[code]
-    assert isinstance(body.get("message"), str) and body["message"].strip()
-    assert set(body) <= {"code", "status", "message", "errors"}
-    return body
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def fresh_app(**overrides):

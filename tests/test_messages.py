@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import pytest
+from helpers import assert_error
 
 MESSAGE_FIELDS = {"id", "conversation_id", "sender", "content", "created_at", "edited_at"}
 
@@ -22,16 +23,6 @@ def messages_url(conversation_id: str, message_id: str | None = None) -> str:
 
 def ids(page: dict) -> list[str]:
     return [message["id"] for message in page["results"]]
-
-
-def assert_error(response, code: int) -> dict:
-    """The response is the API's JSON error with this code; returns its body."""
-    assert response.status_code == code, response.json
-    assert response.is_json
-    assert response.json["code"] == code
-    assert isinstance(response.json["status"], str) and response.json["status"]
-    assert isinstance(response.json["message"], str) and response.json["message"]
-    return response.json
 
 
 def cursor(data) -> str:

@@ -16,6 +16,7 @@ import uuid
 
 import pytest
 from conftest import PASSWORD
+from helpers import assert_error, bearer
 
 from config import TestingConfig
 from messaging import create_app
@@ -35,20 +36,6 @@ SECURITY_HEADERS = {
 }
 GENERATED_REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
-
-
-def bearer(access: str) -> dict:
-    return {"Authorization": f"Bearer {access}"}
-
-
-def assert_error(response, code: int) -> dict:
-    """The response is the API's JSON error with this code; returns its body."""
-    assert response.status_code == code, response.json
-    body = response.json
-    assert body["code"] == code
-    assert isinstance(body["status"], str) and body["status"]
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import jwt as pyjwt
 import pytest
 from conftest import PASSWORD
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
+from helpers import assert_error, bearer
 from sqlalchemy import select
 
 from config import TestingConfig
@@ -31,22 +32,6 @@ LOGOUT = "/api/auth/logout/"
 PROFILE = "/api/auth/profile/"
 
 NEW_PASSWORD = "another long secret"
-
-
-def bearer(access: str) -> dict:
-    return {"Authorization": f"Bearer {access}"}
-
-
-def assert_error(response, code: int, message: str | None = None) -> dict:
-    """The response is the API's JSON error with this code (and message); returns its body."""
-    assert response.status_code == code, response.json
-    body = response.json
-    assert body["code"] == code
-    assert isinstance(body["status"], str) and body["status"]
-    assert isinstance(body["message"], str) and body["message"]
-    if message is not None:
-        assert body["message"] == message
-    return body
 
 
 def assert_revoked(response) -> None:
