@@ -97,6 +97,7 @@ class Config:
 
     DEBUG = False
     TESTING = False
+    PRODUCTION = False
 
 
 class DevelopmentConfig(Config):
@@ -105,7 +106,7 @@ class DevelopmentConfig(Config):
 
 
 class ProductionConfig(Config):
-    pass
+    PRODUCTION = True  # create_app() then insists on a real JWT_SECRET_KEY and no debug
 
 
 class TestingConfig(DevelopmentConfig):

@@ -35,6 +35,10 @@ def check_config(app: Flask) -> None:
     """Refuse to start without a signing key; fill in the defaults that depend on others."""
     if not app.config["JWT_SECRET_KEY"]:
         raise RuntimeError("Set JWT_SECRET_KEY: every worker must sign tokens with the same key.")
+    if app.config["PRODUCTION"]:
+        if len(app.config["JWT_SECRET_KEY"]) < 32:
+            raise RuntimeError("JWT_SECRET_KEY must be at least 32 characters in production.")
+        app.debug = False  # whatever FLASK_DEBUG says: tracebacks never reach a client
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         os.makedirs(app.instance_path, exist_ok=True)
