@@ -31,6 +31,15 @@ def conversation_or_404(conversation_id: uuid.UUID, user: User) -> Conversation:
     return conversation
 
 
+def is_member(conversation: Conversation, user: User) -> bool:
+    """Asked afresh of the database (not of what this session already loaded)."""
+    return db.session.scalar(
+        select(Participant.user_id).where(
+            Participant.conversation_id == conversation.id, Participant.user_id == user.id
+        )
+    ) is not None
+
+
 def require_owner(conversation: Conversation, user: User) -> None:
     if conversation.owner_id != user.id:
         abort(403, message="Only the conversation's owner may do this.")

@@ -8,6 +8,7 @@ from flask_smorest import abort
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..conversations.service import is_member
 from ..errors import invalid
 from ..extensions import db
 from ..models import Conversation, Message, Participant, User, utcnow
@@ -72,7 +73,8 @@ def send_message(
         .values(last_seq=Conversation.last_seq + 1, last_activity_at=now)
         .returning(Conversation.last_seq)
     )
-    if seq is None:  # deleted a moment ago
+    # Holding the lock, check again: a member removed a moment ago may not send.
+    if seq is None or not is_member(conversation, sender):
         abort(404, message="Conversation not found.")
     message = Message(
         conversation_id=conversation.id,
