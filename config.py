@@ -72,6 +72,8 @@ class Config:
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     # RATELIMIT_STORAGE_URI defaults to REDIS_URL, else memory:// (see create_app).
     RATELIMIT_HEADERS_ENABLED = True
+    # Counts the last minute/hour as it slides, so no burst fits across a window's edge.
+    RATELIMIT_STRATEGY = "moving-window"
     # A Redis outage must not take the API down: count in memory until it is back.
     RATELIMIT_SWALLOW_ERRORS = True
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True

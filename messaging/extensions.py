@@ -37,6 +37,13 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 jwt = JWTManager()
 limiter = Limiter(key_func=user_or_address, default_limits=[default_limit])
+
+
+@limiter.request_filter
+def rate_limits_off() -> bool:
+    """Flask-Limiter has one on/off switch per process; each app's own setting decides."""
+    return not current_app.config["RATELIMIT_ENABLED"]
+
 cors = CORS()
 api = Api(
     spec_kwargs={
