@@ -11,16 +11,15 @@ from dataclasses import dataclass
 
 import pytest
 from flask_migrate import upgrade
+from helpers import PASSWORD
 from sqlalchemy import text
 
 from config import TestingConfig, database_url
 from messaging import create_app
 from messaging.auth.tokens import issue_tokens
-from messaging.extensions import db, redis_client
+from messaging.extensions import db, limiter, redis_client
 from messaging.models import User
 from messaging.passwords import hash_password
-
-PASSWORD = "a long enough secret"
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +47,33 @@ def app(test_config):
     yield app
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def make_app(test_config):
+    """make_app(SETTING=value, ..., config=TestingConfig): another app on the test database.
+
+    For a worker, a restart, or other settings. Afterwards its connections are
+    closed (not left to the garbage collector) and, since Flask-Limiter's
+    `limiter` is one object per process that each new app rebinds, the
+    limiter is switched off and emptied again.
+    """
+    made = []
+
+    def make(config=TestingConfig, **overrides):
+        other = create_app(config, {**test_config, **overrides})
+        made.append(other)
+        return other
+
+    yield make
+    if any(other.config["RATELIMIT_ENABLED"] for other in made):
+        limiter.reset()
+        limiter.enabled = False
+    for other in made:
+        with other.app_context():
+            db.engine.dispose()
+        if redis := other.extensions.get("redis"):
+            redis.close()
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,8 @@
 """Assertions and small helpers shared by the test modules."""
 from werkzeug.http import HTTP_STATUS_CODES
 
+PASSWORD = "a long enough secret"  # every fixture user's password
+
 
 def assert_error(response, code: int, message: str | None = None) -> dict:
     """The response is the API's one JSON error shape with this code; returns its body."""

@@ -6,8 +6,7 @@ whether the user exists or not; every error has the shape
 `{"code", "status", "message"}` (plus `"errors"` on a 422 or a 409).
 """
 import pytest
-from conftest import PASSWORD
-from helpers import assert_error, bearer
+from helpers import PASSWORD, assert_error, bearer
 
 REGISTER = "/api/auth/register/"
 LOGIN = "/api/auth/login/"

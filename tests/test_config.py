@@ -6,11 +6,11 @@ from messaging import create_app
 
 
 @pytest.fixture
-def production(database_uri):
-    """create_app(**settings) with the production configuration, on the test database."""
+def production(make_app):
+    """production(**settings): the app with the production configuration, on the test database."""
 
     def make(**settings):
-        return create_app(ProductionConfig, {"SQLALCHEMY_DATABASE_URI": database_uri, **settings})
+        return make_app(ProductionConfig, **settings)
 
     return make
 

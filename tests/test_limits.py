@@ -16,12 +16,10 @@ re-binds it, and the fixture puts it back (off, counters emptied) afterwards.
 import os
 
 import pytest
-from conftest import PASSWORD
+from helpers import PASSWORD
 from limits.storage import MemoryStorage, RedisStorage
 
-from config import TestingConfig
-from messaging import create_app
-from messaging.extensions import db, limiter
+from messaging.extensions import limiter
 
 REGISTER = "/api/auth/register/"
 LOGIN = "/api/auth/login/"
@@ -43,29 +41,17 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL")
 
 
 @pytest.fixture
-def make_limited_app(test_config):
+def make_limited_app(make_app):
     """make_limited_app(**settings): an app with rate limiting on and the config's limits.
 
     Each app built re-binds the process's one `limiter` (a fresh storage
-    connection, as a new worker would have); afterwards the limiter is put back
-    off with its counters emptied, and the apps' database connections closed.
+    connection, as a new worker would have); make_app puts it back afterwards.
     """
-    built = []
 
     def make(**settings):
-        limited = create_app(TestingConfig, {**test_config, "RATELIMIT_ENABLED": True, **settings})
-        built.append(limited)
-        return limited
+        return make_app(**{"RATELIMIT_ENABLED": True, **settings})
 
-    yield make
-    if any(limited.config["RATELIMIT_ENABLED"] for limited in built):
-        limiter.reset()
-    limiter.enabled = False
-    for limited in built:
-        with limited.app_context():
-            db.engine.dispose()  # each app has its own pool; close it, not leave it to GC
-        if redis := limited.extensions.get("redis"):
-            redis.close()
+    return make
 
 
 @pytest.fixture

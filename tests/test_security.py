@@ -15,12 +15,7 @@ import re
 import uuid
 
 import pytest
-from conftest import PASSWORD
-from helpers import assert_error, bearer
-
-from config import TestingConfig
-from messaging import create_app
-from messaging.extensions import db, limiter
+from helpers import PASSWORD, assert_error, bearer
 
 REGISTER = "/api/auth/register/"
 LOGIN = "/api/auth/login/"
@@ -36,32 +31,6 @@ SECURITY_HEADERS = {
 }
 GENERATED_REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
-
-
-@pytest.fixture
-def make_app(test_config):
-    """make_app(SETTING=value, ...): another instance of the app, on the test database.
-
-    Flask-Limiter's `limiter` is one object per process that each new app
-    rebinds, so after an app with rate limits it is switched off and emptied
-    again for the others.
-    """
-    made = []
-
-    def make(**overrides):
-        other = create_app(TestingConfig, {**test_config, **overrides})
-        made.append(other)
-        return other
-
-    yield make
-    if any(other.config["RATELIMIT_ENABLED"] for other in made):
-        limiter.enabled = False
-        limiter.reset()
-    for other in made:
-        with other.app_context():
-            db.engine.dispose()
-        if redis := other.extensions.get("redis"):
-            redis.close()
 
 
 @pytest.fixture

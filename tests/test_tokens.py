@@ -13,13 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 import jwt as pyjwt
 import pytest
-from conftest import PASSWORD
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
-from helpers import assert_error, bearer
+from helpers import PASSWORD, assert_error, bearer
 from sqlalchemy import select
 
-from config import TestingConfig
-from messaging import create_app
 from messaging.auth import service
 from messaging.extensions import db
 from messaging.models import RevokedToken, User
@@ -229,14 +226,9 @@ def test_changing_only_names_keeps_the_tokens_working(client, alice):
 
 
 @pytest.fixture
-def second_instance(test_config):
+def second_instance(make_app):
     """Another instance of the app on the same database (and Redis): a restart, or a worker."""
-    other = create_app(TestingConfig, test_config)
-    yield other
-    with other.app_context():
-        db.engine.dispose()
-    if redis := other.extensions.get("redis"):
-        redis.close()
+    return make_app()
 
 
 def test_a_revocation_is_seen_by_another_instance_of_the_app(client, alice, second_instance):
