@@ -1,7 +1,9 @@
 """The Flask extensions, created unbound here and bound to the app in create_app().
 
 Importing them from this module (never from the app) keeps models and
-blueprints free of import cycles.
+blueprints free of import cycles. Flask-Limiter's `limiter` and flask-smorest's
+`api` keep some state of their own, so a process serves one app (as each
+gunicorn worker does); tests that build more apps put the limiter back.
 """
 import sqlite3
 
@@ -37,13 +39,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 jwt = JWTManager()
 limiter = Limiter(key_func=user_or_address, default_limits=[default_limit])
-
-
-@limiter.request_filter
-def rate_limits_off() -> bool:
-    """Flask-Limiter has one on/off switch per process; each app's own setting decides."""
-    return not current_app.config["RATELIMIT_ENABLED"]
-
 cors = CORS()
 api = Api(
     spec_kwargs={
@@ -54,6 +49,12 @@ api = Api(
         }
     }
 )
+
+
+@limiter.request_filter
+def rate_limits_off() -> bool:
+    """Flask-Limiter has one on/off switch per process; each app's own setting decides."""
+    return not current_app.config["RATELIMIT_ENABLED"]
 
 
 def redis_client():

@@ -279,8 +279,8 @@ def login_from(client, address: str):
 
 
 def test_behind_a_proxy_each_forwarded_address_has_its_own_login_budget(make_app, alice):
-    client = make_app(PROXY_COUNT=1, RATELIMIT_ENABLED=True, RATELIMIT_AUTH="2 per minute")
-    client = client.test_client()
+    app = make_app(PROXY_COUNT=1, RATELIMIT_ENABLED=True, RATELIMIT_AUTH="2 per minute")
+    client = app.test_client()
 
     assert login_from(client, "203.0.113.7").status_code == 200
     assert login_from(client, "203.0.113.7").status_code == 200
@@ -289,8 +289,8 @@ def test_behind_a_proxy_each_forwarded_address_has_its_own_login_budget(make_app
 
 
 def test_without_a_proxy_x_forwarded_for_is_ignored(make_app, alice):
-    client = make_app(PROXY_COUNT=0, RATELIMIT_ENABLED=True, RATELIMIT_AUTH="2 per minute")
-    client = client.test_client()
+    app = make_app(PROXY_COUNT=0, RATELIMIT_ENABLED=True, RATELIMIT_AUTH="2 per minute")
+    client = app.test_client()
 
     assert login_from(client, "203.0.113.7").status_code == 200
     assert login_from(client, "198.51.100.23").status_code == 200
