@@ -12,15 +12,16 @@ from config import Config, config_for_environment
 from . import auth, conversations, health, messages
 from .errors import register_error_handlers
 from .extensions import api, cors, db, jwt, limiter, migrate
+from .json_provider import JSONProvider
 from .middleware import register_middleware
 
 
 def create_app(config: type[Config] | None = None, overrides: dict | None = None) -> Flask:
     """The app, configured from `config` (default: by APP_ENV), then `overrides`."""
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    app.json = JSONProvider(app)
     app.config.from_object(config or config_for_environment())
     app.config.update(overrides or {})
-    app.json.sort_keys = False  # fields in the order the schemas declare them
     check_config(app)
     logging.basicConfig(level=app.config["LOG_LEVEL"])
 

@@ -3,12 +3,29 @@ from functools import wraps
 from http import HTTPStatus
 
 import flask_smorest
-from flask import request
+from flask import current_app, request
 from flask_jwt_extended import jwt_required
 from flask_smorest import abort
+from webargs.core import missing
+from webargs.flaskparser import FlaskParser, is_json_request
+
+
+class Parser(FlaskParser):
+    """webargs' parser, reading JSON bodies through the app's provider like everything else.
+
+    (webargs would use the standard library's json directly, which crashes on a
+    body nested thousands of levels deep; the provider answers 400 for it.)
+    """
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return missing
+        return current_app.json.loads(req.get_data(cache=True))
 
 
 class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = Parser()
+
     def arguments(self, schema, *, location="json", required=True, **kwargs):
         """flask-smorest's arguments; a required JSON body must also be present.
 

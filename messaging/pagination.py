@@ -19,7 +19,10 @@ from sqlalchemy import Select, tuple_
 
 from .errors import invalid
 from .extensions import db
-from .schemas import Schema
+from .schemas import Schema, is_storable
+
+# The range of a 64-bit integer column (BIGINT): a position outside it is no position.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class PageArgsSchema(Schema):
@@ -47,7 +50,11 @@ def encode_cursor(position: tuple, backward: bool = False) -> str:
 
 
 def decode_cursor(cursor: str, keys: tuple) -> tuple[tuple, bool]:
-    """The position (typed like the sort keys) and direction in a cursor; 422 if malformed."""
+    """The position (typed like the sort keys) and direction in a cursor; 422 if malformed.
+
+    A cursor comes back from the client, so it is checked like any input: each
+    value must have its key's type and fit its column.
+    """
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         values, backward = data["p"], data["b"]
@@ -61,11 +68,13 @@ def decode_cursor(cursor: str, keys: tuple) -> tuple[tuple, bool]:
 
 
 def _python_value(kind: type, value):
-    if kind is datetime:
-        return datetime.fromisoformat(value)
-    if not isinstance(value, (str, int)) or isinstance(value, bool):
-        raise TypeError(value)
-    return kind(value)
+    if kind is int:
+        if type(value) is not int or not INT64_MIN <= value <= INT64_MAX:
+            raise ValueError(value)
+        return value
+    if not isinstance(value, str) or not is_storable(value):
+        raise ValueError(value)
+    return datetime.fromisoformat(value) if kind is datetime else kind(value)
 
 
 def keyset_page(

@@ -5,9 +5,22 @@ from .. import passwords
 from ..pagination import PageArgsSchema, PageSchema
 from ..schemas import Schema, UTCDateTime
 
+
+class FullMatch(validate.Regexp):
+    """A Regexp validator that matches the whole value.
+
+    (`re.match` with `$` lets a value end in a newline: "alice\n" would pass.)
+    """
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
 USERNAME = [
     validate.Length(3, 150),
-    validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="Only letters, digits, '_', '.' or '-'."),
+    FullMatch(r"^[A-Za-z0-9_.-]+$", error="Only letters, digits, '_', '.' or '-'."),
 ]
 NAME = validate.Length(max=150)
 

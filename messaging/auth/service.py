@@ -11,6 +11,7 @@ from ..extensions import db
 from ..models import User
 from ..pagination import keyset_page
 from ..passwords import dummy_hash, verify_password
+from ..schemas import is_storable
 
 
 def save_user(user: User) -> User:
@@ -66,8 +67,9 @@ def find_login(login: str):
 def login_account() -> str:
     """Rate-limit key: the account a login tries to open, whichever name it uses for it."""
     body = request.get_json(silent=True)
-    login = str(body.get("username", ""))[:254] if isinstance(body, dict) else ""
-    login = login.replace("\x00", "")  # not validated yet, and PostgreSQL refuses NULs
+    login = body.get("username") if isinstance(body, dict) else None
+    if not isinstance(login, str) or len(login) > 254 or not is_storable(login):
+        return "account:-"  # not a login at all: the schema answers 422 for it next
     user_id = db.session.scalar(find_login(login).with_only_columns(User.id))
     return f"account:{user_id or login.lower()}"
 

@@ -1,4 +1,6 @@
 """Request and response bodies of the messages blueprint."""
+import unicodedata
+
 from marshmallow import ValidationError, fields, validate
 
 from ..pagination import PageArgsSchema, PageSchema
@@ -24,11 +26,16 @@ class Content(fields.String):
         if len(text) > MAX_SENT:
             raise ValidationError(f"Longer than maximum length {MAX_SENT}.")
         text = text.strip()
-        if not text:
+        if is_blank(text):
             raise ValidationError("May not be blank.")
         if len(text) > MAX_CONTENT:
             raise ValidationError(f"Longer than {MAX_CONTENT} characters (after stripping).")
         return text
+
+
+def is_blank(text: str) -> bool:
+    """Nothing to see: only whitespace and invisible format characters (U+200B, U+FEFF...)."""
+    return all(char.isspace() or unicodedata.category(char) == "Cf" for char in text)
 
 
 class SenderSchema(Schema):
