@@ -5,7 +5,8 @@ flask-smorest already answers every HTTPException (abort(), 404, 405, 413,
 `{"code": 404, "status": "Not Found", "message": "..."}`. This module brings
 the rest into that shape: flask-jwt-extended's failures (always a 401, never
 its default 422), rate limiting (429) and database trouble (409 for a broken
-uniqueness rule, 503 while the database is unreachable).
+uniqueness rule, 404 for a row deleted by another request meanwhile, 503
+while the database is unreachable).
 """
 import logging
 from http import HTTPStatus
@@ -15,6 +16,7 @@ from flask import Flask, jsonify
 from flask_limiter.errors import RateLimitExceeded
 from flask_smorest import abort
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from .extensions import db, jwt
 
@@ -68,6 +70,14 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         logger.warning("integrity error: %s", error.orig)
         return error_response(409, "The request conflicts with the current state of the data.")
+
+    @app.errorhandler(StaleDataError)
+    @app.errorhandler(ObjectDeletedError)
+    def deleted_meanwhile(error: Exception):
+        # The row this request changes was deleted by another one since it was read
+        # (e.g. an edited message whose conversation was just deleted): as a moment later.
+        db.session.rollback()
+        return error_response(404, "Not found: it was deleted while this request ran.")
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error: OperationalError):

@@ -35,7 +35,9 @@ class Api(SmorestApi):
         return payload, code, headers
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay as they are after a commit instead of being reloaded on next
+# use: answers are built from what was just written, with no second query.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 jwt = JWTManager()
 limiter = Limiter(key_func=user_or_address, default_limits=[default_limit])

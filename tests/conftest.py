@@ -7,11 +7,15 @@ The schema is built once by the migrations themselves; every test then starts
 from empty tables.
 """
 import os
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
-from helpers import PASSWORD
+from helpers import PASSWORD, free_port, request
 from sqlalchemy import text
 
 from config import TestingConfig, database_url
@@ -74,6 +78,68 @@ def make_app(test_config):
             db.engine.dispose()
         if redis := other.extensions.get("redis"):
             redis.close()
+
+
+def start_gunicorn(app, test_config, **settings) -> tuple[subprocess.Popen, str]:
+    """A real gunicorn on the test database, and its base URL, once it answers.
+
+    4 workers (WEB_CONCURRENCY), each with its own connections to the test
+    database (and Redis, when TEST_REDIS_URL is set): what production runs.
+    """
+    port = free_port()
+    env = {
+        **os.environ,
+        "APP_ENV": "production",
+        "DATABASE_URL": test_config["SQLALCHEMY_DATABASE_URI"],
+        "JWT_SECRET_KEY": app.config["JWT_SECRET_KEY"],
+        "RATELIMIT_ENABLED": "false",
+        "WEB_CONCURRENCY": "4",
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+        **settings,
+    }
+    env.pop("REDIS_URL", None)
+    if test_config["REDIS_URL"]:
+        env["REDIS_URL"] = test_config["REDIS_URL"]
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
+               "--access-logfile", "/dev/null", "wsgi:app"]
+    process = subprocess.Popen(command, cwd=Path(__file__).parent.parent, env=env)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if request(base, "GET", "/health/")[0] == 200:
+                return process, base
+        except OSError:
+            pass
+        assert process.poll() is None, "gunicorn exited"
+        assert time.monotonic() < deadline, "gunicorn did not come up"
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def server(app, test_config):
+    """gunicorn with 4 workers on this test run's database, shared by the tests; its URL."""
+    process, base = start_gunicorn(app, test_config)
+    yield base
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture
+def make_server(app, test_config):
+    """make_server(SETTING="value", ...): a gunicorn of this test's own, with these settings."""
+    processes = []
+
+    def start(**settings) -> str:
+        process, base = start_gunicorn(app, test_config, **settings)
+        processes.append(process)
+        return base
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 @pytest.fixture(autouse=True)

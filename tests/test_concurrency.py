@@ -5,103 +5,14 @@ TEST_REDIS_URL is set), so these tests see what production sees: whatever
 the interleaving, every message answered 201 is stored exactly once, in the
 order each client sent it, and nothing answers 5xx.
 """
-import json
-import os
-import socket
-import subprocess
-import sys
-import threading
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
-
-import pytest
+from helpers import request, run_at_once
 from sqlalchemy import func, select
 
 from messaging.extensions import db
 from messaging.models import Message, User
 
-ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 16
 MESSAGES_EACH = 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def request(base: str, method: str, path: str, body=None, token=None, headers=None):
-    """(status, JSON body) of one HTTP request; error statuses are answers too."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    for name, value in (headers or {}).items():
-        req.add_header(name, value)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
-@pytest.fixture
-def server(app, test_config):
-    """gunicorn, 4 workers, on this test run's database; yields its base URL."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "APP_ENV": "production",
-        "DATABASE_URL": test_config["SQLALCHEMY_DATABASE_URI"],
-        "JWT_SECRET_KEY": app.config["JWT_SECRET_KEY"],
-        "RATELIMIT_ENABLED": "false",
-        "WEB_CONCURRENCY": "4",
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
-    }
-    env.pop("REDIS_URL", None)
-    if test_config["REDIS_URL"]:
-        env["REDIS_URL"] = test_config["REDIS_URL"]
-    gunicorn = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--access-logfile",
-                "/dev/null", "wsgi:app"]
-    process = subprocess.Popen(gunicorn, cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if request(base, "GET", "/health/")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert process.poll() is None, "gunicorn exited"
-            assert time.monotonic() < deadline, "gunicorn did not come up"
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def run_at_once(count: int, work) -> list:
-    """Run work(i) in `count` threads released together; their results, in order."""
-    results = [None] * count
-    barrier = threading.Barrier(count)
-
-    def run(i):
-        barrier.wait()
-        results[i] = work(i)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def test_16_clients_sending_60_messages_each_store_every_message_once(

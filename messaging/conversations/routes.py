@@ -82,7 +82,7 @@ class ConversationByIdViews(MethodView):
     @staticmethod
     def _update(conversation_id, data):
         conversation = service.conversation_or_404(conversation_id, current_user)
-        service.update_conversation(conversation, current_user, data)
+        conversation = service.update_conversation(conversation, current_user, data)
         return service.add_summaries([conversation], current_user)[0]
 
     @blp.login_required

@@ -6,7 +6,7 @@ so "only members see a conversation" is decided here, once.
 import uuid
 
 from flask_smorest import abort
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -38,6 +38,27 @@ def is_member(conversation: Conversation, user: User) -> bool:
             Participant.conversation_id == conversation.id, Participant.user_id == user.id
         )
     ) is not None
+
+
+def seq_of(
+    conversation: Conversation, message_id: uuid.UUID, user: User, field: str,
+    location: str = "json",
+) -> int:
+    """Where a message is in the conversation (a deleted one too); 422 on `field` if it is not.
+
+    If the whole conversation went away since the request found it (deleted,
+    or I left), the answer is the 404 it would have been a moment later.
+    """
+    seq = db.session.scalar(
+        select(Message.seq).where(
+            Message.id == message_id, Message.conversation_id == conversation.id
+        )
+    )
+    if seq is None:
+        if not is_member(conversation, user):
+            abort(404, message="Conversation not found.")
+        invalid(field, "No such message in this conversation.", location=location)
+    return seq
 
 
 def require_owner(conversation: Conversation, user: User) -> None:
@@ -137,8 +158,8 @@ def create_conversation(
         invalid("participants", "Name at least one other user.")
     title = (title or "").strip() or None
     key = direct_key(owner.id, others[0].id) if len(others) == 1 and title is None else None
-    if key and (existing := find_direct(key)):
-        return rejoin(existing), False
+    if key and (existing := rejoin(key)):
+        return existing, False
 
     conversation = Conversation(title=title, owner_id=owner.id, direct_key=key)
     conversation.participants = [Participant(user=user) for user in (owner, *others)]
@@ -147,21 +168,23 @@ def create_conversation(
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        if key is None or (existing := find_direct(key)) is None:
+        if key is None or (existing := rejoin(key)) is None:
             raise
-        return rejoin(existing), False
+        return existing, False
     return conversation, True
 
 
-def find_direct(key: str) -> Conversation | None:
-    return db.session.scalar(select(Conversation).where(Conversation.direct_key == key))
+def rejoin(key: str) -> Conversation | None:
+    """The pair's direct conversation, with whoever of the two had left back in; None if none.
 
-
-def rejoin(conversation: Conversation) -> Conversation:
-    """A direct conversation always has both its people: bring back whoever left."""
-    first, second = (uuid.UUID(user_id) for user_id in conversation.direct_key.split(":"))
+    Under the conversation's lock, so that both people asking at once add a
+    missing member once.
+    """
+    conversation = locked(select(Conversation).where(Conversation.direct_key == key))
+    if conversation is None:
+        return None
     present = {participant.user_id for participant in conversation.participants}
-    for user_id in {first, second} - present:
+    for user_id in {uuid.UUID(user_id) for user_id in key.split(":")} - present:
         conversation.participants.append(
             Participant(user_id=user_id, last_read_seq=conversation.last_seq)
         )
@@ -172,19 +195,21 @@ def rejoin(conversation: Conversation) -> Conversation:
 def update_conversation(conversation: Conversation, user: User, data: dict) -> Conversation:
     """Any member may rename; only the owner may change the members."""
     if "participants" in data:
-        set_members(conversation, user, set(data["participants"]))
+        conversation = set_members(conversation, user, set(data["participants"]))
     if "title" in data:
         conversation.title = (data["title"] or "").strip() or None
     db.session.commit()
     return conversation
 
 
-def set_members(conversation: Conversation, user: User, member_ids: set[uuid.UUID]) -> None:
-    require_owner(conversation, user)
-    lock(conversation)
+def set_members(
+    conversation: Conversation, user: User, member_ids: set[uuid.UUID]
+) -> Conversation:
+    conversation = lock(conversation, user)
+    require_owner(conversation, user)  # after the lock: the owner may have just left
     current = {participant.user_id for participant in conversation.participants}
     if member_ids == current:
-        return
+        return conversation
     if conversation.is_direct:
         abort(409, message="A direct conversation keeps its two members.")
     if conversation.owner_id not in member_ids:
@@ -197,18 +222,34 @@ def set_members(conversation: Conversation, user: User, member_ids: set[uuid.UUI
         conversation.participants.append(
             Participant(user_id=user_id, last_read_seq=conversation.last_seq)
         )
+    return conversation
 
 
-def lock(conversation: Conversation) -> None:
-    """Hold the conversation's row until commit, and reload it (members included).
+def lock(conversation: Conversation, user: User) -> Conversation:
+    """The conversation again, its row held until commit; 404 unless `user` is still in it.
 
-    Membership changes and sends take this lock first, so two of them never
-    work from the same stale member list.
+    Membership changes take this lock first, so two of them never work from
+    the same stale member list. What the request read before may be out of
+    date: if the conversation was deleted, or `user` left it, in the meantime,
+    the answer is the 404 it would have been a moment later.
     """
-    db.session.refresh(conversation, with_for_update=True)
+    conversation = locked(select(Conversation).where(Conversation.id == conversation.id))
+    if conversation is None or user.id not in {p.user_id for p in conversation.participants}:
+        abort(404, message="Conversation not found.")
+    return conversation
+
+
+def locked(query: Select) -> Conversation | None:
+    """The conversation `query` finds, read afresh with its members, locked until commit."""
+    return db.session.scalar(
+        query.with_for_update()
+        .options(selectinload(Conversation.participants))
+        .execution_options(populate_existing=True)
+    )
 
 
 def delete_conversation(conversation: Conversation, user: User) -> None:
+    conversation = lock(conversation, user)
     require_owner(conversation, user)
     db.session.delete(conversation)
     db.session.commit()
@@ -216,7 +257,7 @@ def delete_conversation(conversation: Conversation, user: User) -> None:
 
 def leave(conversation: Conversation, user: User) -> None:
     """Leave; ownership passes to the longest-standing member, the last one out deletes it."""
-    lock(conversation)
+    conversation = lock(conversation, user)
     remaining = [p for p in conversation.participants if p.user_id != user.id]
     if not remaining:
         db.session.delete(conversation)
@@ -230,13 +271,7 @@ def leave(conversation: Conversation, user: User) -> None:
 
 def mark_read(conversation: Conversation, user: User, message_id: uuid.UUID) -> Conversation:
     """Move my read marker up to this message; never back."""
-    seq = db.session.scalar(
-        select(Message.seq).where(
-            Message.id == message_id, Message.conversation_id == conversation.id
-        )
-    )
-    if seq is None:
-        invalid("message_id", "No such message in this conversation.")
+    seq = seq_of(conversation, message_id, user, field="message_id")
     db.session.execute(
         update(Participant)
         .where(

@@ -30,7 +30,7 @@ class MessageViews(MethodView):
         """
         conversation = conversation_or_404(conversation_id, current_user)
         return service.list_messages(
-            conversation, args["limit"], args.get("cursor"), args.get("since")
+            conversation, current_user, args["limit"], args.get("cursor"), args.get("since")
         )
 
     @blp.login_required

@@ -8,8 +8,7 @@ from flask_smorest import abort
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..conversations.service import is_member
-from ..errors import invalid
+from ..conversations.service import is_member, seq_of
 from ..extensions import db
 from ..models import Conversation, Message, Participant, User, utcnow
 from ..pagination import keyset_page
@@ -30,19 +29,13 @@ def message_or_404(conversation: Conversation, message_id: uuid.UUID) -> Message
 
 
 def list_messages(
-    conversation: Conversation, limit: int, cursor: str | None, since: uuid.UUID | None
+    conversation: Conversation, user: User, limit: int, cursor: str | None,
+    since: uuid.UUID | None,
 ) -> dict:
     """History, newest first; or, with `since`, what came after that message, oldest first."""
     start_after = None
     if since is not None and cursor is None:
-        seq = db.session.scalar(
-            select(Message.seq).where(
-                Message.id == since, Message.conversation_id == conversation.id
-            )
-        )
-        if seq is None:
-            invalid("since", "No such message in this conversation.", location="query")
-        start_after = (seq,)
+        start_after = (seq_of(conversation, since, user, field="since", location="query"),)
     return keyset_page(
         visible_messages(conversation),
         (Message.seq,),
