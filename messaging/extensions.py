@@ -7,7 +7,7 @@ gunicorn worker does); tests that build more apps put the limiter back.
 """
 import sqlite3
 
-from flask import current_app, has_request_context, request
+from flask import current_app, g, has_app_context
 from flask_cors import CORS
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
@@ -81,14 +81,31 @@ def configure_sqlite(dbapi_connection, _connection_record) -> None:
 
 @event.listens_for(Engine, "begin")
 def begin_sqlite(connection) -> None:
-    """Writing requests take SQLite's write lock when their transaction starts.
-
-    A transaction that reads first and writes later cannot wait for the lock
-    (SQLite answers "database is locked" at once when another writer got in
-    between), so POST/PUT/PATCH/DELETE start with BEGIN IMMEDIATE and queue up
-    behind the busy timeout instead.
-    """
+    """On SQLite, a transaction that will write starts with BEGIN IMMEDIATE (see write_lock)."""
     if connection.dialect.name != "sqlite":
         return
-    writing = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+    writing = has_app_context() and g.pop("sqlite_write", False)
+    connection.info["writing"] = writing
     connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+
+def write_lock() -> None:
+    """Start the transaction that writes: call it before a service changes anything.
+
+    SQLite lets one transaction write at a time, and one that has read cannot
+    wait for the write lock when it comes to write: if another writer got in
+    between, it fails at once. So requests read what they need (the token's
+    user, the conversation) in a transaction of their own, and this ends it:
+    the next one starts with BEGIN IMMEDIATE, which takes the lock up front and
+    queues behind other writers for up to the busy timeout. The lock is held
+    only for the statements that write, never across a password hash.
+
+    PostgreSQL needs none of this: its statements lock the rows they change.
+    """
+    session = db.session()  # this request's session, out of its scoped registry
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if session.in_transaction() and session.connection().info.get("writing"):
+        return  # this transaction holds the lock already
+    session.commit()  # nothing written yet: it only ends the reading transaction
+    g.sqlite_write = True

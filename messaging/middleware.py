@@ -5,6 +5,8 @@
   back and written on the request's log line;
 - one log line per request: method, path, status, time, user, request id (never
   a header or a body, so no password or token reaches the logs);
+- a body sent in chunks (no Content-Length) over MAX_CONTENT_LENGTH is a 413,
+  like any other (Werkzeug alone would cut it there without a word);
 - security headers on every response.
 """
 import logging
@@ -12,7 +14,7 @@ import re
 import time
 import uuid
 
-from flask import Flask, g, request
+from flask import Flask, abort, g, request
 from flask_jwt_extended import get_jwt_identity
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -44,6 +46,13 @@ def register_middleware(app: Flask) -> None:
         g.started = time.perf_counter()
         given = request.headers.get("X-Request-ID", "")
         g.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+
+    @app.before_request
+    def refuse_oversized_chunked_bodies():
+        if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+            request.get_data(cache=True)  # reads up to MAX_CONTENT_LENGTH bytes, no further
+            if request.environ["wsgi.input"].read(1):  # ...and there was more
+                abort(413)
 
     @app.after_request
     def finish_response(response):

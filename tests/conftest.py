@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from flask_migrate import upgrade
 from helpers import PASSWORD, free_port, request
-from sqlalchemy import text
+from flask import has_request_context
+from sqlalchemy import Engine, event, text
 
 from config import TestingConfig, database_url
 from messaging import create_app
@@ -24,6 +25,19 @@ from messaging.auth.tokens import issue_tokens
 from messaging.extensions import db, limiter, redis_client
 from messaging.models import User
 from messaging.passwords import hash_password
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def writes_hold_sqlites_write_lock(connection, _cursor, statement, *_args):
+    """On SQLite, a request writes only in a transaction begun by write_lock().
+
+    Otherwise a write that waits for another would fail at once instead of
+    queueing (see messaging.extensions.write_lock): every test checks it.
+    """
+    if connection.dialect.name != "sqlite" or not has_request_context():
+        return
+    if statement.split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+        assert connection.info.get("writing"), f"wrote without write_lock(): {statement}"
 
 
 @pytest.fixture(scope="session")

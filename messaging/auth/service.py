@@ -7,7 +7,7 @@ from sqlalchemy import String, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import invalid
-from ..extensions import db
+from ..extensions import db, write_lock
 from ..models import User
 from ..pagination import keyset_page
 from ..passwords import dummy_hash, verify_password
@@ -20,6 +20,7 @@ def save_user(user: User) -> User:
     The unique indexes decide, so two simultaneous sign-ups for one name get one 201 and one 409.
     """
     username, email = user.username, user.email
+    write_lock()
     db.session.add(user)
     try:
         db.session.commit()
@@ -93,6 +94,7 @@ def update_profile(user: User, data: dict) -> User:
         current = data.get("current_password")
         if current is None or not user.check_password(current):
             invalid("current_password", "Wrong or missing current password.")
+    write_lock()
     for name in ("first_name", "last_name"):
         if name in data:
             setattr(user, name, data[name])
@@ -100,7 +102,8 @@ def update_profile(user: User, data: dict) -> User:
         user.email = data["email"].lower()
     if "password" in data:
         user.set_password(data["password"])
-        user.token_version += 1  # every token issued so far stops working
+        # Every token issued so far stops working (counted in SQL: no lost update).
+        user.token_version = User.token_version + 1
     return save_user(user)
 
 

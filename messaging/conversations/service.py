@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..errors import invalid
-from ..extensions import db
+from ..extensions import db, write_lock
 from ..models import Conversation, Message, Participant, User
 from ..pagination import keyset_page
 
@@ -161,6 +161,7 @@ def create_conversation(
     if key and (existing := rejoin(key)):
         return existing, False
 
+    write_lock()
     conversation = Conversation(title=title, owner_id=owner.id, direct_key=key)
     conversation.participants = [Participant(user=user) for user in (owner, *others)]
     db.session.add(conversation)
@@ -180,6 +181,7 @@ def rejoin(key: str) -> Conversation | None:
     Under the conversation's lock, so that both people asking at once add a
     missing member once.
     """
+    write_lock()
     conversation = locked(select(Conversation).where(Conversation.direct_key == key))
     if conversation is None:
         return None
@@ -194,6 +196,7 @@ def rejoin(key: str) -> Conversation | None:
 
 def update_conversation(conversation: Conversation, user: User, data: dict) -> Conversation:
     """Any member may rename; only the owner may change the members."""
+    write_lock()
     if "participants" in data:
         conversation = set_members(conversation, user, set(data["participants"]))
     if "title" in data:
@@ -233,6 +236,7 @@ def lock(conversation: Conversation, user: User) -> Conversation:
     date: if the conversation was deleted, or `user` left it, in the meantime,
     the answer is the 404 it would have been a moment later.
     """
+    write_lock()
     conversation = locked(select(Conversation).where(Conversation.id == conversation.id))
     if conversation is None or user.id not in {p.user_id for p in conversation.participants}:
         abort(404, message="Conversation not found.")
@@ -272,6 +276,7 @@ def leave(conversation: Conversation, user: User) -> None:
 def mark_read(conversation: Conversation, user: User, message_id: uuid.UUID) -> Conversation:
     """Move my read marker up to this message; never back."""
     seq = seq_of(conversation, message_id, user, field="message_id")
+    write_lock()
     db.session.execute(
         update(Participant)
         .where(

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..conversations.service import is_member, seq_of
-from ..extensions import db
+from ..extensions import db, write_lock
 from ..models import Conversation, Message, Participant, User, utcnow
 from ..pagination import keyset_page
 
@@ -59,6 +59,7 @@ def send_message(
     if idempotency_key and (sent := sent_with_key(sender, idempotency_key)):
         return replay(sent, conversation, content)
 
+    write_lock()
     now = utcnow()
     seq = db.session.scalar(
         update(Conversation)
@@ -114,6 +115,7 @@ def replay(message: Message, conversation: Conversation, content: str) -> Messag
 def edit_message(message: Message, user: User, content: str) -> Message:
     if message.sender_id != user.id:
         abort(403, message="Only the sender may edit a message.")
+    write_lock()
     message.content = content
     message.edited_at = utcnow()
     db.session.commit()
@@ -124,6 +126,7 @@ def delete_message(message: Message, conversation: Conversation, user: User) -> 
     """The sender or the conversation's owner may delete; the text goes, the place stays."""
     if user.id not in (message.sender_id, conversation.owner_id):
         abort(403, message="Only the sender or the conversation's owner may delete a message.")
+    write_lock()
     message.content = ""
     message.deleted_at = utcnow()
     db.session.commit()
