@@ -60,7 +60,7 @@ class Config:
         seconds=env_int("JWT_REFRESH_TOKEN_EXPIRES", 30 * 24 * 3600)
     )
 
-    # Shared state for many workers/hosts: revoked tokens, rate-limit counters.
+    # Shared state for many workers/hosts: rate-limit counters.
     REDIS_URL = os.environ.get("REDIS_URL")
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 64 * 1024)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
@@ -74,9 +74,11 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     # Counts the last minute/hour as it slides, so no burst fits across a window's edge.
     RATELIMIT_STRATEGY = "moving-window"
-    # A Redis outage must not take the API down: count in memory until it is back.
+    # A Redis outage must not take the API down: each worker counts in memory (with a
+    # warning in the log) until it is back. A Redis that hangs costs a request 1 s at most.
     RATELIMIT_SWALLOW_ERRORS = True
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
     # Per user (or per address when signed out), on every route without its own limit.
     RATELIMIT_DEFAULT = os.environ.get("RATELIMIT_DEFAULT", "300 per minute")
     # Per address, on register, login and refresh.

@@ -62,7 +62,9 @@ def register_extensions(app: Flask) -> None:
                             "X-RateLimit-Remaining", "X-RateLimit-Reset"],
         )
     if app.config["REDIS_URL"]:
-        app.extensions["redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
+        app.extensions["redis"] = redis.Redis.from_url(
+            app.config["REDIS_URL"], **app.config["RATELIMIT_STORAGE_OPTIONS"]
+        )
 
 
 def register_blueprints(app: Flask) -> None:

@@ -197,7 +197,8 @@ def test_swagger_ui_asset_is_served_by_the_app(client, docs_page, asset):
     response.close()
 
 
-def test_health_answers_ok(client):
+def test_health_answers_ok_for_itself_and_each_dependency(app, client):
     response = client.get("/health/")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok"}
+    redis = "ok" if app.config["REDIS_URL"] else "not configured"
+    assert response.get_json() == {"status": "ok", "database": "ok", "redis": redis}

@@ -6,6 +6,7 @@ between the app and the server is cut (the app talks to it through a small
 TCP relay that the test closes and reopens). No restart of the app in between.
 """
 import contextlib
+import os
 import shutil
 import socket
 import threading
@@ -109,7 +110,7 @@ def test_the_app_answers_503_while_the_database_is_away_and_recovers_without_res
     cut()
     health = client.get("/health/")
     assert health.status_code == 503
-    assert health.json["code"] == 503 and health.json["message"]
+    assert health.json["database"] == "unavailable"
     login = client.post("/api/auth/login/", json={"username": "x", "password": "y" * 8})
     assert login.status_code == 503
     assert login.json["status"] == "Service Unavailable"
@@ -122,3 +123,67 @@ def test_the_app_answers_503_while_the_database_is_away_and_recovers_without_res
         json={"username": "back", "email": "back@example.com", "password": "a long enough secret"},
     )
     assert answer.status_code == 201
+
+
+# Redis: only rate limits depend on it, so the API serves on without it.
+
+
+def use_the_api(client, alice, bob, start_conversation) -> list[int]:
+    """Statuses of a signed-in round: profile, a conversation, a message sent and listed."""
+    conversation = start_conversation(alice, bob)
+    messages = f"/conversations/{conversation['id']}/messages/"
+    return [
+        client.get("/api/auth/profile/", headers=alice.headers).status_code,
+        client.post(messages, json={"content": "still here"}, headers=alice.headers).status_code,
+        client.get(messages, headers=alice.headers).status_code,
+        client.post("/api/auth/logout/", headers=bob.headers).status_code,
+    ]
+
+
+def test_with_redis_unreachable_the_api_serves_and_counts_limits_in_memory(
+    make_app, alice, bob, start_conversation, caplog
+):
+    nobody_listens = socket.socket()
+    nobody_listens.bind(("127.0.0.1", 0))  # a port of our own, never listened on
+    port = nobody_listens.getsockname()[1]
+    app = make_app(REDIS_URL=f"redis://127.0.0.1:{port}/0", RATELIMIT_ENABLED=True,
+                   RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{port}/0",
+                   RATELIMIT_SEND="2 per minute")
+    client = app.test_client()
+
+    assert use_the_api(client, alice, bob, start_conversation) == [200, 201, 200, 204]
+    health = client.get("/health/")
+    assert health.status_code == 200
+    assert health.json == {"status": "degraded", "database": "ok", "redis": "unavailable"}
+    assert "falling back to in-memory storage" in caplog.text
+
+    messages = client.get("/conversations/", headers=alice.headers).json["results"][0]["id"]
+    url = f"/conversations/{messages}/messages/"
+    assert client.post(url, json={"content": "two"}, headers=alice.headers).status_code == 201
+    assert client.post(url, json={"content": "three"}, headers=alice.headers).status_code == 429
+    nobody_listens.close()
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="needs TEST_REDIS_URL")
+def test_redis_going_away_and_coming_back_never_stops_the_api(
+    make_app, alice, bob, start_conversation
+):
+    url = make_url(os.environ["TEST_REDIS_URL"])
+    relay = Relay((url.host, url.port or 6379))
+    relay.start()
+    redis_url = f"redis://127.0.0.1:{relay.port}/{url.database or 0}"
+    app = make_app(REDIS_URL=redis_url, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=redis_url)
+    client = app.test_client()
+    assert client.get("/health/").json["redis"] == "ok"
+
+    relay.cut()
+    assert use_the_api(client, alice, bob, start_conversation) == [200, 201, 200, 204]
+    assert client.get("/health/").json == {
+        "status": "degraded", "database": "ok", "redis": "unavailable"
+    }
+
+    relay.start()
+    health = client.get("/health/")
+    assert health.status_code == 200
+    assert health.json["redis"] == "ok"
+    relay.cut()

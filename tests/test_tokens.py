@@ -4,8 +4,9 @@ A token names its user (`sub`), itself (`jti`), its type and the user's
 token_version (`ver`). Logout revokes the access token at once (and the given
 refresh token of the same user); a refresh token is good for one refresh only;
 a new password revokes every token issued before it. Revocations live in the
-database, so another instance of the app sees them too. Passwords are stored as Argon2id hashes, and a login for an
-unknown user costs one hash check like any other.
+database, so another instance of the app sees them too. Passwords are stored
+as Argon2id hashes, and a login for an unknown user costs one hash check like
+any other.
 """
 import threading
 from datetime import UTC, datetime, timedelta
