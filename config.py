@@ -83,9 +83,13 @@ class Config:
     RATELIMIT_DEFAULT = os.environ.get("RATELIMIT_DEFAULT", "300 per minute")
     # Per address, on register, login and refresh.
     RATELIMIT_AUTH = os.environ.get("RATELIMIT_AUTH", "10 per minute; 100 per hour")
-    # Per account name, failed logins only, from any number of addresses.
-    RATELIMIT_LOGIN_ACCOUNT = os.environ.get(
-        "RATELIMIT_LOGIN_ACCOUNT", "10 per minute; 20 per hour"
+    # Wrong passwords (at login, or as current_password on a profile change), per
+    # account from all addresses together: ASVS's ceiling, so that an attacker needs
+    # 100 guesses an hour to lock an account out, and gets no further than that...
+    RATELIMIT_LOGIN_ACCOUNT = os.environ.get("RATELIMIT_LOGIN_ACCOUNT", "100 per hour")
+    # ...and per account and address, which stops guessing from one address early.
+    RATELIMIT_LOGIN_ACCOUNT_ADDRESS = os.environ.get(
+        "RATELIMIT_LOGIN_ACCOUNT_ADDRESS", "5 per minute; 20 per hour"
     )
     # Per user, on sending messages.
     RATELIMIT_SEND = os.environ.get("RATELIMIT_SEND", "60 per minute")

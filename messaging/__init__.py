@@ -25,10 +25,10 @@ def create_app(config: type[Config] | None = None, overrides: dict | None = None
     check_config(app)
     logging.basicConfig(level=app.config["LOG_LEVEL"])
 
+    register_middleware(app)  # first: a request id even for what the limiter refuses
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
-    register_middleware(app)
     return app
 
 

@@ -3,7 +3,7 @@
 The limits themselves are settings (README, "Configuration"); Flask-Limiter
 keeps the counters in Redis when REDIS_URL is set, so all workers share them.
 """
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_limiter.util import get_remote_address
@@ -33,9 +33,18 @@ def login_account_limit() -> str:
     return current_app.config["RATELIMIT_LOGIN_ACCOUNT"]
 
 
+def login_account_address_limit() -> str:
+    return current_app.config["RATELIMIT_LOGIN_ACCOUNT_ADDRESS"]
+
+
 def send_limit() -> str:
     return current_app.config["RATELIMIT_SEND"]
 
 
-def failed_login(response) -> bool:
-    return response.status_code == 401
+def count_wrong_password() -> None:
+    """Mark this request as a wrong password: the password-guess limits count it."""
+    g.wrong_password = True
+
+
+def wrong_password(_response) -> bool:
+    return g.get("wrong_password", False)

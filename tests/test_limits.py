@@ -13,6 +13,7 @@ apps with it on and with small limits (the configured defaults get one test of
 their own). Flask-Limiter's `limiter` is one object per process: every app built
 re-binds it, and the fixture puts it back (off, counters emptied) afterwards.
 """
+import logging
 import os
 
 import pytest
@@ -243,6 +244,73 @@ def test_the_default_limits_stop_brute_force_within_30_tries(make_limited_app, a
     first_refusal = statuses.index(429)
     assert statuses[:first_refusal] == [401] * first_refusal
     assert statuses[first_refusal:] == [429] * (30 - first_refusal)
+
+
+def test_many_addresses_guessing_do_not_lock_the_owner_out_below_the_ceiling(
+    make_limited_app, alice
+):
+    """20 wrong passwords from 20 addresses: the owner still gets in (ASVS: 100 an hour)."""
+    client = make_limited_app(PROXY_COUNT=1).test_client()
+    for number in range(20):
+        guess = login(client, "alice", WRONG_PASSWORD, **forwarded_for(f"10.0.2.{number}"))
+        assert guess.status_code == 401
+
+    owner = login(client, "alice", **forwarded_for("192.0.2.7"))
+
+    assert owner.status_code == 200, owner.json
+
+
+def test_one_address_guessing_one_account_is_stopped_early(make_limited_app, alice):
+    client = make_limited_app(PROXY_COUNT=1).test_client()
+    attacker = forwarded_for("10.0.3.1")
+    statuses = [login(client, "alice", f"guess {n}", **attacker).status_code for n in range(6)]
+
+    assert statuses == [401] * 5 + [429]
+    assert login(client, "alice", **forwarded_for("192.0.2.7")).status_code == 200
+
+
+def test_wrong_current_passwords_count_against_the_accounts_password_budget(
+    limited_client, alice
+):
+    change = {"email": "stolen@example.com", "current_password": WRONG_PASSWORD}
+    for _ in range(4):
+        response = limited_client.patch(PROFILE, json=change, headers=alice.headers)
+        assert response.status_code == 422
+
+    guess = limited_client.patch(PROFILE, json=change, headers=alice.headers)
+    right_password_login = login(limited_client, "alice", **from_address("203.0.113.9"))
+
+    assert_too_many(guess, "4 per 1 minute")
+    assert_too_many(right_password_login, "4 per 1 minute")
+
+
+def test_a_right_current_password_is_not_counted(make_limited_app, alice):
+    client = make_limited_app(**{**SMALL_LIMITS, "RATELIMIT_DEFAULT": "100 per minute"})
+    client = client.test_client()
+    for number in range(3):
+        change = {"email": f"alice{number}@example.com", "current_password": PASSWORD}
+        assert client.patch(PROFILE, json=change, headers=alice.headers).status_code == 200
+
+    wrong = {"email": "stolen@example.com", "current_password": WRONG_PASSWORD}
+    statuses = [client.patch(PROFILE, json=wrong, headers=alice.headers).status_code
+                for _ in range(5)]
+
+    assert statuses == [422] * 4 + [429]
+
+
+def test_a_429_carries_the_request_id_and_is_logged(limited_client, alice, caplog):
+    caplog.set_level(logging.INFO, logger="messaging.requests")
+    for _ in range(5):
+        limited_client.get("/conversations/", headers=alice.headers)
+
+    refused = limited_client.get(
+        "/conversations/", headers={**alice.headers, "X-Request-ID": "trace-429"}
+    )
+
+    assert refused.status_code == 429
+    assert refused.headers["X-Request-ID"] == "trace-429"
+    assert "GET /conversations/ 429" in caplog.text
+    assert "request_id=trace-429" in caplog.text
 
 
 # Register and refresh, per address

@@ -5,7 +5,12 @@ from flask_limiter.util import get_remote_address
 from flask_smorest import abort
 
 from ..extensions import limiter
-from ..limits import auth_limit, failed_login, login_account_limit
+from ..limits import (
+    auth_limit,
+    login_account_address_limit,
+    login_account_limit,
+    wrong_password,
+)
 from . import blp, service, tokens
 from .schemas import (
     LoginResponseSchema,
@@ -39,10 +44,33 @@ class RegisterView(MethodView):
         return service.register(data)
 
 
+def password_guesses(account):
+    """Limits on wrong passwords for the account `account()` names.
+
+    Per account and address, which stops one address guessing early; and per
+    account from all addresses together, a ceiling high enough (100 an hour)
+    that locking the owner out takes many addresses and many guesses. Login
+    and profile changes (current_password) use the same two budgets.
+    """
+
+    def decorate(view):
+        view = limiter.shared_limit(
+            login_account_address_limit, scope="password-guesses-per-address",
+            key_func=lambda: f"{account()}@{get_remote_address()}", deduct_when=wrong_password,
+            override_defaults=False,  # the route's other limits (or the default) still apply
+        )(view)
+        return limiter.shared_limit(
+            login_account_limit, scope="password-guesses",
+            key_func=account, deduct_when=wrong_password, override_defaults=False,
+        )(view)
+
+    return decorate
+
+
 @blp.route("/auth/login/")
 class LoginView(MethodView):
     # The inner limit is the one the X-RateLimit-* headers describe.
-    @limiter.limit(login_account_limit, key_func=service.login_account, deduct_when=failed_login)
+    @password_guesses(service.login_account)
     @limiter.limit(auth_limit, key_func=get_remote_address)
     @blp.arguments(LoginSchema, example={"username": "alice", "password": "correct horse battery"})
     @blp.response(200, LoginResponseSchema)
@@ -88,9 +116,10 @@ class ProfileView(MethodView):
         return current_user
 
     @blp.login_required
+    @password_guesses(service.profile_account)
     @blp.arguments(ProfileUpdateSchema)
     @blp.response(200, ProfileSchema)
-    @blp.errors(409)
+    @blp.errors(409, 429)
     def patch(self, data):
         """Change my names, email or password (a new password revokes every token)"""
         return service.update_profile(current_user, data)

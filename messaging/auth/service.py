@@ -1,13 +1,15 @@
 """Account rules: registering, logging in and changing one's profile."""
 import uuid
 
-from flask import request
+from flask import g, request
+from flask_jwt_extended import get_jwt_identity
 from flask_smorest import abort
 from sqlalchemy import String, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import invalid
 from ..extensions import db, write_lock
+from ..limits import count_wrong_password
 from ..models import User
 from ..pagination import keyset_page
 from ..passwords import dummy_hash, verify_password
@@ -67,12 +69,19 @@ def find_login(login: str):
 
 def login_account() -> str:
     """Rate-limit key: the account a login tries to open, whichever name it uses for it."""
-    body = request.get_json(silent=True)
-    login = body.get("username") if isinstance(body, dict) else None
-    if not isinstance(login, str) or len(login) > 254 or not is_storable(login):
-        return "account:-"  # not a login at all: the schema answers 422 for it next
-    user_id = db.session.scalar(find_login(login).with_only_columns(User.id))
-    return f"account:{user_id or login.lower()}"
+    if "login_account" not in g:  # two limits ask: look it up once
+        body = request.get_json(silent=True)
+        login = body.get("username") if isinstance(body, dict) else None
+        if not isinstance(login, str) or len(login) > 254 or not is_storable(login):
+            login = "-"  # not a login at all: the schema answers 422 for it next
+        user_id = db.session.scalar(find_login(login).with_only_columns(User.id))
+        g.login_account = f"account:{user_id or login.lower()}"
+    return g.login_account
+
+
+def profile_account() -> str:
+    """Rate-limit key: the signed-in user's account (its current password may be guessed)."""
+    return f"account:{get_jwt_identity()}"
 
 
 def authenticate(login: str, password: str) -> User | None:
@@ -84,8 +93,10 @@ def authenticate(login: str, password: str) -> User | None:
     user = db.session.scalar(find_login(login))
     if user is None:
         verify_password(dummy_hash(), password)
-        return None
-    return user if user.check_password(password) else None
+    elif user.check_password(password):
+        return user
+    count_wrong_password()
+    return None
 
 
 def update_profile(user: User, data: dict) -> User:
@@ -93,6 +104,7 @@ def update_profile(user: User, data: dict) -> User:
     if "email" in data or "password" in data:
         current = data.get("current_password")
         if current is None or not user.check_password(current):
+            count_wrong_password()
             invalid("current_password", "Wrong or missing current password.")
     write_lock()
     for name in ("first_name", "last_name"):
