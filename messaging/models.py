@@ -133,6 +133,9 @@ class Message(db.Model):
     # place in the conversation (for ?since= and read markers).
     deleted_at: Mapped[Timestamp | None]
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    # With a key: the SHA-256 of the text as first sent, which a retry must match
+    # (the text itself may have been edited since).
+    idempotency_digest: Mapped[str | None] = mapped_column(String(64))
 
     sender: Mapped[User] = relationship(lazy="joined")
 

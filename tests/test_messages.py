@@ -590,6 +590,31 @@ def test_same_key_in_another_conversation_is_409(
     assert history(alice, other["id"])["results"] == []
 
 
+def test_retry_after_the_message_was_edited_returns_it(
+    client, chat, alice, post_with_key, history
+):
+    first = post_with_key(alice, chat["id"], "key-1", "hello")
+    url = f"{messages_url(chat['id'])}{first.json['id']}/"
+    client.patch(url, json={"content": "hello, edited"}, headers=alice.headers)
+
+    retry = post_with_key(alice, chat["id"], "key-1", "hello")
+
+    assert retry.status_code == 201
+    assert retry.json["id"] == first.json["id"]
+    assert retry.json["content"] == "hello, edited"
+    assert len(history(alice, chat["id"])["results"]) == 1
+
+
+def test_retry_with_the_edited_text_is_not_the_first_send(
+    client, chat, alice, post_with_key
+):
+    first = post_with_key(alice, chat["id"], "key-1", "hello")
+    url = f"{messages_url(chat['id'])}{first.json['id']}/"
+    client.patch(url, json={"content": "hello, edited"}, headers=alice.headers)
+
+    assert_error(post_with_key(alice, chat["id"], "key-1", "hello, edited"), 409)
+
+
 def test_two_senders_may_use_the_same_key(chat, alice, bob, carol, post_with_key, history):
     from_alice = post_with_key(alice, chat["id"], "key-1")
     from_bob = post_with_key(bob, chat["id"], "key-1")

@@ -2,6 +2,7 @@
 
 Callers have already checked membership with conversation_or_404().
 """
+import hashlib
 import uuid
 
 from flask_smorest import abort
@@ -77,6 +78,7 @@ def send_message(
         content=content,
         created_at=now,
         idempotency_key=idempotency_key,
+        idempotency_digest=digest(content) if idempotency_key else None,
     )
     try:
         db.session.add(message)
@@ -107,9 +109,15 @@ def replay(message: Message, conversation: Conversation, content: str) -> Messag
     """The first message again, if the retry asks for the same thing; 409 otherwise."""
     if message.deleted_at is not None:
         abort(409, message="This Idempotency-Key was used for a message since deleted.")
-    if message.conversation_id != conversation.id or message.content != content:
+    # Messages sent before digests were kept compare with their (maybe edited) text.
+    first_sent = message.idempotency_digest or digest(message.content)
+    if message.conversation_id != conversation.id or digest(content) != first_sent:
         abort(409, message="This Idempotency-Key was used for a different message.")
     return message
+
+
+def digest(content: str) -> str:
+    return hashlib.sha256(content.encode()).hexdigest()
 
 
 def edit_message(message: Message, user: User, content: str) -> Message:
