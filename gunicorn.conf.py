@@ -10,4 +10,7 @@ import os
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# gunicorn's largest request line (its default is 4094): a long URL reaches the app,
+# which answers in JSON (e.g. 422 for an over-long cursor) instead of gunicorn's HTML 414.
+limit_request_line = 8190
 accesslog = "-"
