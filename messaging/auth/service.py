@@ -12,7 +12,7 @@ from ..extensions import db, write_lock
 from ..limits import count_wrong_password
 from ..models import User
 from ..pagination import keyset_page
-from ..passwords import dummy_hash, verify_password
+from ..passwords import dummy_hash, hash_password, verify_password
 from ..schemas import is_storable
 
 
@@ -106,14 +106,16 @@ def update_profile(user: User, data: dict) -> User:
         if current is None or not user.check_password(current):
             count_wrong_password()
             invalid("current_password", "Wrong or missing current password.")
+    # Hashed before the write lock: Argon2 is slow on purpose.
+    new_hash = hash_password(data["password"]) if "password" in data else None
     write_lock()
     for name in ("first_name", "last_name"):
         if name in data:
             setattr(user, name, data[name])
     if "email" in data:
         user.email = data["email"].lower()
-    if "password" in data:
-        user.set_password(data["password"])
+    if new_hash:
+        user.password_hash = new_hash
         # Every token issued so far stops working (counted in SQL: no lost update).
         user.token_version = User.token_version + 1
     return save_user(user)

@@ -1,0 +1,70 @@
+"""Slow work never holds the database's write lock.
+
+On SQLite one transaction at a time may write, so a request that held the
+lock while hashing a password (Argon2 takes ~20 ms on purpose) would stall
+every send behind it. These tests write from another connection, one that will
+not wait for the lock, in the middle of that slow work: it must get through.
+(On PostgreSQL there is no such lock; the same tests hold trivially.)
+"""
+import threading
+
+import pytest
+from helpers import PASSWORD
+from sqlalchemy import create_engine, insert
+from sqlalchemy.exc import OperationalError
+
+from messaging import models
+from messaging.models import RevokedToken, utcnow
+
+
+@pytest.fixture
+def writes_meanwhile(database_uri, monkeypatch):
+    """Every password check or hash first writes through another connection: the outcomes."""
+    impatient = {"connect_args": {"timeout": 0}} if database_uri.startswith("sqlite") else {}
+    engine = create_engine(database_uri, **impatient)
+    outcomes = []
+
+    def write():
+        try:
+            with engine.begin() as connection:
+                connection.execute(insert(RevokedToken).values(
+                    jti=f"written-meanwhile-{len(outcomes)}", expires_at=utcnow()))
+            outcomes.append("written")
+        except OperationalError as error:
+            outcomes.append(f"refused: {error}")
+
+    def write_first(real):
+        def run(*args):
+            # Another thread, like another client: not part of this request.
+            writer = threading.Thread(target=write)
+            writer.start()
+            writer.join()
+            return real(*args)
+        return run
+
+    monkeypatch.setattr(models, "verify_password", write_first(models.verify_password))
+    monkeypatch.setattr(models, "hash_password", write_first(models.hash_password))
+    yield outcomes
+    engine.dispose()
+
+
+def test_a_login_does_not_hold_the_write_lock_while_checking_the_password(
+    client, alice, writes_meanwhile
+):
+    response = client.post("/api/auth/login/", json={"username": "alice", "password": PASSWORD})
+
+    assert response.status_code == 200
+    assert writes_meanwhile == ["written"]
+
+
+def test_a_password_change_does_not_hold_the_write_lock_while_hashing(
+    client, alice, writes_meanwhile, monkeypatch
+):
+    from messaging.auth import service
+    monkeypatch.setattr(service, "hash_password", models.hash_password)
+    change = {"password": "another long secret", "current_password": PASSWORD}
+
+    response = client.patch("/api/auth/profile/", json=change, headers=alice.headers)
+
+    assert response.status_code == 200
+    assert writes_meanwhile == ["written", "written"]
