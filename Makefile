@@ -28,3 +28,20 @@ lint: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Benchmarks (bench/README.md); options go through ARGS, e.g. make bench ARGS="--duration 5".
+# BENCH_DATABASE_URL=postgresql://…/bench runs them on PostgreSQL (that database is emptied).
+# make bench: gunicorn + wrk scenarios; make bench-scale: routes at 1,000 vs 1,000,000 rows;
+# make bench-logins: send latency alone and during a storm of logins.
+ARGS ?=
+
+.PHONY: bench bench-scale bench-logins
+
+bench: install
+	$(BIN)/python -m bench.http_bench $(ARGS)
+
+bench-scale: install
+	$(BIN)/python -m bench.scale_bench $(ARGS)
+
+bench-logins: install
+	$(BIN)/python -m bench.login_storm $(ARGS)

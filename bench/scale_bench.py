@@ -1,0 +1,431 @@
+"""`make bench-scale`: do the hot routes cost the same with 1,000,000 rows as with 1,000?
+
+For each size, small then large, this empties the database, migrates it, and
+writes rows straight into the app's tables with bulk inserts (through the
+API, a million messages would take hours). At size N that is:
+
+- N users named user0000000..., plus `bench_me` and a few whose names start
+  with RARE_PREFIX (no name starts with ABSENT_PREFIX);
+- N conversations of bench_me, each a direct one with one of those users;
+- N messages, all in the first of those conversations.
+
+Then it times each hot route in-process with Flask's test client (no network,
+no gunicorn: only the app and its queries) and prints the median and p90 at
+both sizes and their ratio. Keyset pagination and indexes should keep every
+ratio near 1; a ratio above FLAG_RATIO means the route does work that grows
+with the table, which a million rows turns into a slow request.
+
+    .venv/bin/python -m bench.scale_bench --rows 20000     # a quick run
+"""
+import argparse
+import secrets
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import chain, islice
+from pathlib import Path
+
+from flask import Flask
+from flask_migrate import upgrade
+from sqlalchemy import Connection, Table, insert, select, text
+
+from config import ProductionConfig
+from config import database_url as driver_url
+from messaging import create_app
+from messaging.auth.tokens import issue_tokens
+from messaging.conversations.service import direct_key
+from messaging.extensions import db
+from messaging.models import Conversation, Message, Participant, User
+from messaging.passwords import hash_password
+
+from .database import bench_database_url, reset_database
+from .report import percentile, print_table
+
+ROOT = Path(__file__).resolve().parent.parent
+BATCH = 10_000  # rows per INSERT executemany: big enough to be fast, small enough for memory
+START = datetime(2024, 1, 1, tzinfo=UTC)  # the built history begins here, so runs are alike
+RARE_PREFIX = "zq"  # RARE_USERS usernames start with it
+RARE_USERS = 3
+ABSENT_PREFIX = "qz"  # no username starts with it
+UNREAD = 10  # bench_me has not read the last few messages, as is usual
+FLAG_RATIO = 1.2
+# A route that takes seconds at a million rows would take an hour for 220 requests: its
+# warm-up stops after WARMUP_BUDGET seconds, its timing after ROUTE_BUDGET seconds once it
+# has MIN_SAMPLES, and the output says how many requests it timed.
+WARMUP_BUDGET = 10
+ROUTE_BUDGET = 60
+MIN_SAMPLES = 20
+
+
+# --- The rows: one small function per table. A column added to a model goes here. ---
+
+
+def user_row(user_id: uuid.UUID, username: str, password_hash: str) -> dict:
+    row = {
+        "id": user_id,
+        "username": username,
+        "email": f"{username}@example.com",
+        "password_hash": password_hash,
+        "first_name": "",
+        "last_name": "",
+        "created_at": START,
+        "token_version": 0,
+    }
+    # Coming with the prefix-search change: the lower-cased username, which search uses.
+    if "username_key" in User.__table__.c:
+        row["username_key"] = username.lower()
+    return row
+
+
+def conversation_row(
+    conversation_id: uuid.UUID, me: uuid.UUID, other: uuid.UUID, activity: datetime, last_seq: int
+) -> dict:
+    return {
+        "id": conversation_id,
+        "title": None,
+        "owner_id": me,
+        "direct_key": direct_key(me, other),  # the app's own rule for a pair's one conversation
+        "created_at": START,
+        "last_activity_at": activity,
+        "last_seq": last_seq,  # must be the number of messages: the next send numbers after it
+    }
+
+
+def participant_row(conversation: dict, user_id: uuid.UUID, last_read_seq: int) -> dict:
+    row = {
+        "conversation_id": conversation["id"],
+        "user_id": user_id,
+        "joined_at": START,
+        "last_read_seq": last_read_seq,
+    }
+    # Coming with the conversation-list change: a copy of the conversation's last activity.
+    if "last_activity_at" in Participant.__table__.c:
+        row["last_activity_at"] = conversation["last_activity_at"]
+    return row
+
+
+def message_row(conversation_id: uuid.UUID, seq: int, sender_id: uuid.UUID) -> dict:
+    return {
+        "id": uuid.uuid4(),
+        "conversation_id": conversation_id,
+        "seq": seq,
+        "sender_id": sender_id,
+        "content": f"message number {seq}",
+        "created_at": message_time(seq),
+        "edited_at": None,
+        "deleted_at": None,
+        "idempotency_key": None,
+    }
+
+
+def message_time(seq: int) -> datetime:
+    return START + timedelta(milliseconds=seq)
+
+
+# --- Building a data set of one size. ---
+
+
+@dataclass
+class DataSet:
+    size: int
+    me: uuid.UUID  # the user whose conversations these are
+    conversation_id: uuid.UUID  # the one holding `size` messages
+
+
+def build(size: int, password_hash: str) -> DataSet:
+    """Write the rows for `size` (see the module's docstring) and return what the timing needs."""
+    data = DataSet(size, uuid.uuid4(), uuid.uuid4())
+    crowd = [uuid.uuid4() for _ in range(size)]
+    with db.engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            fast_sqlite_writes(connection)
+        with timed(f"users ({size + 1 + RARE_USERS:,})"):
+            insert_users(connection, data, crowd, password_hash)
+        with timed(f"conversations ({size:,}) and participants ({2 * size:,})"):
+            insert_conversations(connection, data, crowd)
+        with timed(f"messages ({size:,})"):
+            insert_messages(connection, data, crowd[0])
+        if connection.dialect.name == "postgresql":
+            # The planner needs statistics, which autovacuum would gather soon after anyway.
+            connection.execute(text("ANALYZE"))
+            connection.commit()
+    # Closes the build's connection, and so its unsafe SQLite settings, before any timing.
+    db.engine.dispose()
+    return data
+
+
+def fast_sqlite_writes(connection: Connection) -> None:
+    """Trade crash safety for speed while building: a crash would only lose benchmark data.
+
+    These PRAGMAs may not run inside a transaction, and the app's engine begins
+    one before every statement, so they go to the driver's connection directly.
+    """
+    driver = connection.connection.driver_connection
+    driver.execute("PRAGMA synchronous=OFF")
+    driver.execute("PRAGMA cache_size=-262144")  # 256 MiB, so that the indexes stay in memory
+
+
+def insert_users(connection: Connection, data: DataSet, crowd: list, password_hash: str) -> None:
+    rare = [(uuid.uuid4(), f"{RARE_PREFIX}rare{i}") for i in range(RARE_USERS)]
+    everyone = chain(
+        [(data.me, "bench_me")],
+        ((user_id, f"user{i:07d}") for i, user_id in enumerate(crowd)),
+        rare,
+    )
+    rows = (user_row(user_id, name, password_hash) for user_id, name in everyone)
+    for batch in batches(rows):
+        insert_batch(connection, User.__table__, batch)
+
+
+def insert_conversations(connection: Connection, data: DataSet, crowd: list) -> None:
+    for batch in batches(my_conversations(data, crowd)):
+        conversations = [conversation for conversation, _ in batch]
+        insert_batch(connection, Conversation.__table__, conversations)
+        participants = [participant for _, pair in batch for participant in pair]
+        insert_batch(connection, Participant.__table__, participants)
+
+
+def my_conversations(data: DataSet, crowd: list) -> Iterator[tuple[dict, list[dict]]]:
+    """bench_me's direct conversation with each of the crowd, and its two participants.
+
+    The first holds all the messages; the others' activity is spread over the
+    past, one second apart, so the list has a well-defined order.
+    """
+    for i, other in enumerate(crowd):
+        if i == 0:
+            last_seq = data.size
+            conversation = conversation_row(
+                data.conversation_id, data.me, other, message_time(last_seq), last_seq
+            )
+        else:
+            last_seq = 0
+            activity = START + timedelta(seconds=i)
+            conversation = conversation_row(uuid.uuid4(), data.me, other, activity, last_seq)
+        mine = participant_row(conversation, data.me, max(0, last_seq - UNREAD))
+        theirs = participant_row(conversation, other, last_seq)
+        yield conversation, [mine, theirs]
+
+
+def insert_messages(connection: Connection, data: DataSet, other: uuid.UUID) -> None:
+    senders = (data.me, other)
+    rows = (
+        message_row(data.conversation_id, seq, senders[seq % 2]) for seq in range(1, data.size + 1)
+    )
+    for batch in batches(rows):
+        insert_batch(connection, Message.__table__, batch)
+
+
+def batches(rows: Iterable[dict]) -> Iterator[list[dict]]:
+    """Lists of BATCH rows, so that a million rows never sit in memory at once."""
+    rows = iter(rows)
+    while batch := list(islice(rows, BATCH)):
+        yield batch
+
+
+def insert_batch(connection: Connection, table: Table, rows: list[dict]) -> None:
+    """One INSERT for many rows (executemany), committed."""
+    unknown = unknown_column_values(table, rows[0].keys())
+    for row in rows:
+        row.update(unknown)
+    connection.execute(insert(table), rows)
+    connection.commit()
+
+
+def unknown_column_values(table: Table, known) -> dict:
+    """None for each column the row builders do not know and that may be NULL.
+
+    A new column that may not be NULL and has no default stops the build:
+    its value has to be chosen in the table's row function above.
+    """
+    values = {}
+    for column in table.columns:
+        if column.name in known:
+            continue
+        if column.nullable:
+            values[column.name] = None
+        elif column.default is None and column.server_default is None:
+            sys.exit(
+                f"bench: {table.name}.{column.name} may not be NULL and bench/scale_bench.py "
+                f"does not fill it: add it to the {table.name} row function there."
+            )
+    return values
+
+
+@contextmanager
+def timed(what: str) -> Iterator[None]:
+    started = time.monotonic()
+    yield
+    print(f"  {what}: {time.monotonic() - started:.1f} s", flush=True)
+
+
+# --- Timing the hot routes. ---
+
+
+@dataclass
+class Route:
+    name: str
+    method: str
+    url: str
+    body: dict | None = None
+
+
+def hot_routes(client, headers: dict, data: DataSet, old_message: uuid.UUID) -> list[Route]:
+    messages = f"/conversations/{data.conversation_id}/messages/"
+    return [
+        Route("GET messages, newest page", "GET", messages),
+        Route("GET messages, 4th page (?cursor)", "GET", follow_next(client, headers, messages, 3)),
+        Route("GET messages, ?since= half-way", "GET", f"{messages}?since={old_message}"),
+        Route("GET conversations, 1st page", "GET", "/conversations/"),
+        Route("GET conversations, 2nd page", "GET",
+              follow_next(client, headers, "/conversations/", 1)),
+        Route(f"GET users ?q={RARE_PREFIX} (rare)", "GET", f"/api/users/?q={RARE_PREFIX}"),
+        Route(f"GET users ?q={ABSENT_PREFIX} (absent)", "GET", f"/api/users/?q={ABSENT_PREFIX}"),
+        Route("POST a message", "POST", messages, {"content": "a message from the benchmark"}),
+    ]
+
+
+def follow_next(client, headers: dict, url: str, times: int) -> str:
+    """The URL of the page `times` pages after `url`, by the `next` links, as a client gets it."""
+    for _ in range(times):
+        url = check(client.get(url, headers=headers), url).json["next"]
+        if url is None:
+            raise SystemExit("bench: too few rows for the pages this benchmark reads.")
+    return url
+
+
+def check(response, url: str):
+    if response.status_code not in (200, 201):
+        raise RuntimeError(f"{url} answered {response.status_code}: {response.json}")
+    return response
+
+
+def time_route(client, headers: dict, route: Route, warmup: int, count: int) -> list[float]:
+    """Milliseconds for each of `count` requests, after `warmup` untimed ones (caches, plans)."""
+    deadline = time.monotonic() + WARMUP_BUDGET
+    for _ in range(warmup):
+        timed_request(client, headers, route)
+        if time.monotonic() > deadline:
+            break
+    times = []
+    deadline = time.monotonic() + ROUTE_BUDGET
+    while len(times) < count and (len(times) < MIN_SAMPLES or time.monotonic() < deadline):
+        times.append(timed_request(client, headers, route))
+    return times
+
+
+def timed_request(client, headers: dict, route: Route) -> float:
+    """Milliseconds one request took; an error answer stops the run."""
+    started = time.perf_counter()
+    response = client.open(route.url, method=route.method, json=route.body, headers=headers)
+    elapsed = (time.perf_counter() - started) * 1000
+    check(response, route.url)
+    return elapsed
+
+
+def time_routes(app: Flask, data: DataSet, warmup: int, count: int) -> dict[str, list[float]]:
+    # The token and the half-way message come from an app context that is closed again
+    # before timing: a request inside an open one would share its database session.
+    with app.app_context():
+        token = issue_tokens(db.session.get(User, data.me))["access"]
+        old_message = db.session.scalar(
+            select(Message.id).where(
+                Message.conversation_id == data.conversation_id, Message.seq == data.size // 2
+            )
+        )
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    timings = {}
+    for route in hot_routes(client, headers, data, old_message):
+        timings[route.name] = time_route(client, headers, route, warmup, count)
+        print(f"  {route.name}: p50 {percentile(timings[route.name], 50):,.1f} ms", flush=True)
+    return timings
+
+
+# --- The run: both sizes, then the table. ---
+
+
+def make_app(database_url: str) -> Flask:
+    return create_app(ProductionConfig, {
+        "SQLALCHEMY_DATABASE_URI": driver_url(database_url),
+        "JWT_SECRET_KEY": secrets.token_urlsafe(36),
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(hours=2),  # outlives a slow run
+        "RATELIMIT_ENABLED": False,
+        "LOG_LEVEL": "WARNING",
+    })
+
+
+def fresh_schema(app: Flask, database_url: str) -> None:
+    with app.app_context():
+        db.engine.dispose()  # no connection may hold the old database open
+        reset_database(database_url)
+        upgrade(directory=str(ROOT / "migrations"))
+
+
+def measure_size(app: Flask, database_url: str, size: int, args, password_hash: str) -> dict:
+    print(f"building {size:,} rows per table ...", flush=True)
+    fresh_schema(app, database_url)
+    with app.app_context():
+        data = build(size, password_hash)
+    print(f"timing {args.requests} requests per route ...", flush=True)
+    return time_routes(app, data, args.warmup, args.requests)
+
+
+def print_results(timings: dict[int, dict[str, list[float]]], requests: int) -> None:
+    small, large = timings.keys()  # in the order they were measured
+    headers = ["route", f"{small:,} p50 ms", "p90 ms", f"{large:,} p50 ms", "p90 ms", "ratio", ""]
+    rows = []
+    for route, small_times in timings[small].items():
+        large_times = timings[large][route]
+        ratio = percentile(large_times, 50) / percentile(small_times, 50)
+        flag = f"> {FLAG_RATIO}" if ratio > FLAG_RATIO else ""
+        rows.append([
+            route,
+            percentile(small_times, 50), percentile(small_times, 90),
+            percentile(large_times, 50), percentile(large_times, 90),
+            f"{ratio:.2f}", flag,
+        ])
+    print_table(headers, rows)
+    for size, routes in timings.items():
+        for route, times in routes.items():
+            if len(times) < requests:
+                print(f"{route}: only {len(times)} requests at {size:,} rows "
+                      f"(the {ROUTE_BUDGET} s budget ran out)")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000,
+                        help="rows per table at the large size (1,000,000)")
+    parser.add_argument("--small", type=int, default=1_000,
+                        help="rows per table at the small size (1,000)")
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per route (200)")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed requests first (20)")
+    args = parser.parse_args(argv)
+    if not 200 <= args.small < args.rows:
+        parser.error("need 200 <= --small < --rows (the routes read a few pages of 50)")
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    password_hash = hash_password("bench password 4217")  # Argon2 is slow: once for everyone
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as folder:
+        database_url = bench_database_url(Path(folder))
+        app = make_app(database_url)
+        timings = {
+            size: measure_size(app, database_url, size, args, password_hash)
+            for size in (args.small, args.rows)
+        }
+        with app.app_context():
+            db.engine.dispose()  # before the temporary folder and its database go
+    print()
+    print_results(timings, args.requests)
+
+
+if __name__ == "__main__":
+    main()
