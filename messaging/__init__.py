@@ -9,10 +9,13 @@ from flask import Blueprint, Flask
 
 from config import Config, config_for_environment
 
-from . import auth, conversations, health, messages
+from . import health
+from .auth.routes import blp as auth_blp
+from .conversations.routes import blp as conversations_blp
 from .errors import register_error_handlers
 from .extensions import api, cors, db, jwt, limiter, migrate
 from .json_provider import JSONProvider
+from .messages.routes import blp as messages_blp
 from .middleware import register_middleware
 
 
@@ -45,6 +48,10 @@ def check_config(app: Flask) -> None:
         os.makedirs(app.instance_path, exist_ok=True)
         path = Path(app.instance_path) / "messaging.sqlite"
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # Over a network, a pooled connection may have died while idle (a database
+        # restart): each is tested as it is taken. A SQLite file needs no such test.
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
 
 
 def register_extensions(app: Flask) -> None:
@@ -68,10 +75,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    api.register_blueprint(auth.blp)
-    api.register_blueprint(conversations.blp)
-    api.register_blueprint(messages.blp)
-    api.register_blueprint(health.blp)
+    for blp in (auth_blp, conversations_blp, messages_blp, health.blp):
+        api.register_blueprint(blp)
     # Swagger UI's own files, from the flask-swagger-ui package: /docs/ works offline.
     swagger_ui = Blueprint(
         "swagger_ui",

@@ -69,6 +69,8 @@ def register_middleware(app: Flask) -> None:
 
 
 def log_request(response) -> None:
+    if not logger.isEnabledFor(logging.INFO):
+        return  # the work below is for the log line only
     elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
     try:
         user = get_jwt_identity() or "-"

@@ -12,8 +12,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint, func
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .extensions import db
 from .passwords import hash_password, verify_password
@@ -26,11 +26,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Compared byte by byte on every database (PostgreSQL's default collation may
+# not be): a prefix is then a range of its index, `>= "ali" AND < "ali\uffff"`.
+BytewiseString = String(150).with_variant(String(150, collation="C"), "postgresql")
+
+
 class User(db.Model):
     __tablename__ = "users"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     username: Mapped[str] = mapped_column(String(150))
+    # lower(username), set with it: unique whatever the case, and what search looks up.
+    username_key: Mapped[str] = mapped_column(BytewiseString, unique=True, index=True)
     # Stored lower-cased, so a plain unique constraint is case-insensitive.
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
@@ -40,6 +47,11 @@ class User(db.Model):
     # Every token carries the version it was issued under; bumping it (on a
     # password change) revokes all of them at once.
     token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    @validates("username")
+    def set_username_key(self, _name: str, username: str) -> str:
+        self.username_key = username.lower()
+        return username
 
     def set_password(self, password: str) -> None:
         self.password_hash = hash_password(password)
@@ -51,9 +63,6 @@ class User(db.Model):
         return f"<User {self.username}>"
 
 
-# Usernames are unique whatever their case; the index also serves prefix search.
-Index("ix_users_username_lower", func.lower(User.username), unique=True)
-
 
 class Conversation(db.Model):
     __tablename__ = "conversations"
@@ -64,8 +73,8 @@ class Conversation(db.Model):
     # "<smaller user id>:<larger user id>" for a direct conversation, else NULL.
     direct_key: Mapped[str | None] = mapped_column(String(73), unique=True)
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
-    # Creation time, then the time of each new message: the list's sort key.
-    last_activity_at: Mapped[Timestamp] = mapped_column(default=utcnow, index=True)
+    # Creation time, then the time of each new message (copied to each participant).
+    last_activity_at: Mapped[Timestamp] = mapped_column(default=utcnow)
     # The seq of the newest message ever sent here (0 when none).
     last_seq: Mapped[int] = mapped_column(default=0)
 
@@ -76,21 +85,9 @@ class Conversation(db.Model):
         order_by="Participant.joined_at",
     )
 
-    # Not stored: conversations.service.add_summaries() fills these in for the reader.
-    last_message = None
-    unread_count = 0
-
     @property
     def is_direct(self) -> bool:
         return self.direct_key is not None
-
-    @property
-    def users(self) -> list["User"]:
-        return [participant.user for participant in self.participants]
-
-    @property
-    def last_message_at(self) -> datetime | None:
-        return self.last_message.created_at if self.last_message else None
 
     def __repr__(self) -> str:
         return f"<Conversation {self.id}>"
@@ -100,14 +97,21 @@ class Participant(db.Model):
     """A member of a conversation, with how far they have read."""
 
     __tablename__ = "participants"
+    # "My conversations, latest activity first" is one range of this index, for a
+    # user in one conversation or in a million.
+    __table_args__ = (
+        Index("ix_participants_user_activity", "user_id", "last_activity_at", "conversation_id"),
+    )
 
     conversation_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
     )
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
     joined_at: Mapped[Timestamp] = mapped_column(default=utcnow)
     # The seq of the newest message this member has read.
     last_read_seq: Mapped[int] = mapped_column(default=0)
+    # The conversation's last_activity_at, kept here beside the user's id (above).
+    last_activity_at: Mapped[Timestamp] = mapped_column(default=utcnow)
 
     conversation: Mapped[Conversation] = relationship(back_populates="participants")
     user: Mapped[User] = relationship(lazy="joined")

@@ -13,9 +13,9 @@ import json
 from datetime import datetime
 from urllib.parse import urlencode
 
-from flask import request
+from flask import Response, current_app, request
 from marshmallow import fields, validate
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Select, bindparam, tuple_
 
 from .errors import invalid
 from .extensions import db
@@ -77,42 +77,76 @@ def _python_value(kind: type, value):
     return datetime.fromisoformat(value) if kind is datetime else kind(value)
 
 
-def keyset_page(
-    query: Select, keys: tuple, *, descending: bool, limit: int,
-    cursor: str | None = None, start_after: tuple | None = None,
-) -> dict:
-    """One page of `query`, ordered by the unique sort `keys`.
+class Keyset:
+    """A list: its query in a fixed, unique order of `keys`, and the statements for its pages.
 
-    Starts at the beginning, just past `start_after`, or where `cursor` says.
-    `next` continues in the list's own order; `previous` walks back.
+    `query` names what varies per request with bindparams (e.g. the user's id).
+    Building a statement costs more than running it, so the four a list needs
+    (either direction; from its start, or just past a position) are built
+    once, here; a request only binds values to one of them.
     """
-    backward = False
-    position = start_after
-    if cursor:
-        position, backward = decode_cursor(cursor, keys)
 
-    # Walking back is walking forward in the reverse order, then flipping the page.
-    reverse = descending != backward
-    if position is not None:
-        key, bound = tuple_(*keys), tuple_(*position)
-        query = query.where(key < bound if reverse else key > bound)
-    query = query.order_by(*(k.desc() if reverse else k.asc() for k in keys))
-    rows = db.session.execute(query.add_columns(*keys).limit(limit + 1)).all()
+    def __init__(self, query: Select, *keys):
+        self.keys = keys
+        position = tuple_(*(bindparam(f"after_{i}", type_=key.type) for i, key in enumerate(keys)))
+        self.statements = {}  # (in reverse order?, from a position?) -> statement
+        for reverse in (False, True):
+            order = [key.desc() if reverse else key.asc() for key in keys]
+            past = tuple_(*keys) < position if reverse else tuple_(*keys) > position
+            for from_position, where in ((False, []), (True, [past])):
+                self.statements[reverse, from_position] = (
+                    query.where(*where).add_columns(*keys).order_by(*order)
+                    .limit(bindparam("limit"))
+                )
 
-    more = len(rows) > limit
-    rows = rows[:limit]
-    if backward:
-        rows.reverse()
-    first = tuple(rows[0][1:]) if rows else position
-    last = tuple(rows[-1][1:]) if rows else position
+    def page(
+        self, params: dict, *, descending: bool, limit: int,
+        cursor: str | None = None, start_after: tuple | None = None,
+    ) -> dict:
+        """One page, with `params` bound: rows (the sort keys last), `next` and `previous`.
 
-    has_next = more if not backward else position is not None
-    has_previous = more if backward else position is not None
-    return {
-        "results": [row[0] for row in rows],
-        "next": page_url(encode_cursor(last)) if has_next else None,
-        "previous": page_url(encode_cursor(first, backward=True)) if has_previous else None,
-    }
+        Starts at the beginning, just past `start_after`, or where `cursor` says.
+        `next` continues in the list's own order; `previous` walks back.
+        """
+        backward = False
+        position = start_after
+        if cursor:
+            position, backward = decode_cursor(cursor, self.keys)
+
+        # Walking back is walking forward in the reverse order, then flipping the page.
+        reverse = descending != backward
+        statement = self.statements[reverse, position is not None]
+        values = {f"after_{i}": value for i, value in enumerate(position or ())}
+        # Rows, not ORM objects: the caller puts each into its schema's shape.
+        rows = db.session.connection().execute(
+            statement, {**params, **values, "limit": limit + 1}
+        ).all()
+
+        more = len(rows) > limit
+        rows = rows[:limit]
+        if backward:
+            rows.reverse()
+        width = len(self.keys)
+        first = tuple(rows[0][-width:]) if rows else position
+        last = tuple(rows[-1][-width:]) if rows else position
+
+        has_next = more if not backward else position is not None
+        has_previous = more if backward else position is not None
+        return {
+            "results": rows,
+            "next": page_url(encode_cursor(last)) if has_next else None,
+            "previous": page_url(encode_cursor(first, backward=True)) if has_previous else None,
+        }
+
+
+def as_json(page: dict) -> Response:
+    """The answer for a page already in its schema's shape, sent as it is.
+
+    flask-smorest passes a Response through untouched, so the route's schema
+    still documents the page while marshmallow's dump (tens of microseconds an
+    item, for 50 items) is skipped.
+    """
+    return current_app.json.response(page)
 
 
 def page_url(cursor: str) -> str:

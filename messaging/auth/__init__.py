@@ -1,6 +1,5 @@
-"""The auth blueprint: accounts, tokens and looking people up, under /api/."""
-from ..blueprint import Blueprint
+"""Accounts and tokens: register, log in and out, refresh, profile, and finding people.
 
-blp = Blueprint("auth", __name__, url_prefix="/api", description="Accounts and tokens.")
-
-from . import routes  # noqa: E402, F401  (registers the views on blp)
+routes.py (the views, under /api/), schemas.py (bodies), service.py (the rules),
+tokens.py (JWTs) and revocation.py (the revoked list).
+"""

@@ -4,6 +4,7 @@ from flask_jwt_extended import current_user, get_jwt
 from flask_limiter.util import get_remote_address
 from flask_smorest import abort
 
+from ..blueprint import Blueprint
 from ..extensions import limiter
 from ..limits import (
     auth_limit,
@@ -11,7 +12,7 @@ from ..limits import (
     login_account_limit,
     wrong_password,
 )
-from . import blp, service, tokens
+from . import service, tokens
 from .schemas import (
     LoginResponseSchema,
     LoginSchema,
@@ -24,6 +25,8 @@ from .schemas import (
     UserPageSchema,
     UserSearchArgsSchema,
 )
+
+blp = Blueprint("auth", __name__, url_prefix="/api", description="Accounts and tokens.")
 
 REGISTER_EXAMPLE = {
     "username": "alice",
@@ -113,7 +116,7 @@ class ProfileView(MethodView):
     @blp.response(200, ProfileSchema)
     def get(self):
         """My own account"""
-        return current_user
+        return service.account(current_user)
 
     @blp.login_required
     @password_guesses(service.profile_account)
@@ -122,7 +125,7 @@ class ProfileView(MethodView):
     @blp.errors(409, 429)
     def patch(self, data):
         """Change my names, email or password (a new password revokes every token)"""
-        return service.update_profile(current_user, data)
+        return service.update_profile(service.account(current_user), data)
 
 
 @blp.route("/users/")

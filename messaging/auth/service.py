@@ -4,16 +4,17 @@ import uuid
 from flask import g, request
 from flask_jwt_extended import get_jwt_identity
 from flask_smorest import abort
-from sqlalchemy import String, func, or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import invalid
 from ..extensions import db, write_lock
 from ..limits import count_wrong_password
 from ..models import User
-from ..pagination import keyset_page
+from ..pagination import Keyset
 from ..passwords import dummy_hash, hash_password, verify_password
 from ..schemas import is_storable
+from .tokens import Caller
 
 
 def save_user(user: User) -> User:
@@ -37,7 +38,7 @@ def taken_fields(username: str, email: str, but: uuid.UUID | None) -> dict:
     """Which of this username and email belong to someone other than user `but`."""
     others = db.session.execute(
         select(User.username, User.email).where(
-            or_(func.lower(User.username) == username.lower(), User.email == email),
+            or_(User.username_key == username.lower(), User.email == email),
             User.id != but,
         )
     ).all()
@@ -63,7 +64,7 @@ def register(data: dict) -> User:
 def find_login(login: str):
     """The query for the user a login names: by username or by email, in any case."""
     return select(User).where(
-        or_(func.lower(User.username) == login.lower(), User.email == login.lower())
+        or_(User.username_key == login.lower(), User.email == login.lower())
     )
 
 
@@ -99,6 +100,11 @@ def authenticate(login: str, password: str) -> User | None:
     return None
 
 
+def account(caller: Caller) -> User:
+    """The signed-in user's whole account (a token carries only what most routes need)."""
+    return db.session.get(User, caller.id)
+
+
 def update_profile(user: User, data: dict) -> User:
     """Change names, email or password; the last two need the current password."""
     if "email" in data or "password" in data:
@@ -121,8 +127,21 @@ def update_profile(user: User, data: dict) -> User:
     return save_user(user)
 
 
+# Users by the start of their name: a range of the username_key index, compared
+# byte by byte: every name that starts with "ali" lies between "ali" and "ali"
+# followed by the highest character there is. Built once (see pagination.Keyset).
+USERS_BY_PREFIX = Keyset(
+    select(User.id, User.username, User.first_name, User.last_name, User.created_at).where(
+        User.username_key >= bindparam("prefix"), User.username_key < bindparam("beyond")
+    ),
+    User.username_key,
+)
+
+
 def search_users(prefix: str, limit: int, cursor: str | None) -> dict:
     """Users whose username starts with `prefix`, in any case, in username order."""
-    username = func.lower(User.username, type_=String)
-    query = select(User).where(username.startswith(prefix.lower(), autoescape=True))
-    return keyset_page(query, (username,), descending=False, limit=limit, cursor=cursor)
+    prefix = prefix.lower()
+    return USERS_BY_PREFIX.page(
+        {"prefix": prefix, "beyond": prefix + "\U0010ffff"},
+        descending=False, limit=limit, cursor=cursor,
+    )

@@ -1,8 +1,4 @@
-"""The conversations blueprint: the conversations I am in, and their members."""
-from ..blueprint import Blueprint
+"""Conversations: the ones I am in, their members and read markers.
 
-blp = Blueprint(
-    "conversations", __name__, url_prefix="/conversations", description="Conversations."
-)
-
-from . import routes  # noqa: E402, F401  (registers the views on blp)
+routes.py (the views, under /conversations/), schemas.py (bodies), service.py (the rules).
+"""

@@ -2,8 +2,9 @@
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 
-from ..pagination import PageArgsSchema
-from . import blp, service
+from ..blueprint import Blueprint
+from ..pagination import PageArgsSchema, as_json
+from . import service
 from .schemas import (
     ConversationCreateSchema,
     ConversationPageSchema,
@@ -11,6 +12,10 @@ from .schemas import (
     ConversationSchema,
     ConversationUpdateSchema,
     ReadMarkerSchema,
+)
+
+blp = Blueprint(
+    "conversations", __name__, url_prefix="/conversations", description="Conversations."
 )
 
 CREATE_EXAMPLE = {"participants": ["7d0f1c1e-8a73-4a3c-9a55-2f7e8c1d0b6a"], "title": None}
@@ -23,7 +28,8 @@ class ConversationViews(MethodView):
     @blp.response(200, ConversationPageSchema)
     def get(self, args):
         """My conversations, most recent activity first"""
-        return service.list_conversations(current_user, args["limit"], args.get("cursor"))
+        page = service.list_conversations(current_user, args["limit"], args.get("cursor"))
+        return as_json(page)
 
     @blp.login_required
     @blp.arguments(ConversationCreateSchema, example=CREATE_EXAMPLE)
@@ -40,9 +46,9 @@ class ConversationViews(MethodView):
         conversation, created = service.create_conversation(
             current_user, data["participants"], data.get("title")
         )
-        service.add_summaries([conversation], current_user)
+        answer = service.conversation_answer(conversation.id, current_user)
         # The one view with two success codes: 201 made, 200 found (DESIGN.md).
-        return conversation, 201 if created else 200
+        return answer, 201 if created else 200
 
 
 @blp.route("/<uuid:conversation_id>/")
@@ -52,8 +58,7 @@ class ConversationByIdViews(MethodView):
     @blp.errors(404)
     def get(self, conversation_id):
         """One of my conversations"""
-        conversation = service.conversation_or_404(conversation_id, current_user)
-        return service.add_summaries([conversation], current_user)[0]
+        return service.conversation_answer(conversation_id, current_user)
 
     @blp.login_required
     @blp.arguments(ConversationReplaceSchema)
@@ -82,8 +87,8 @@ class ConversationByIdViews(MethodView):
     @staticmethod
     def _update(conversation_id, data):
         conversation = service.conversation_or_404(conversation_id, current_user)
-        conversation = service.update_conversation(conversation, current_user, data)
-        return service.add_summaries([conversation], current_user)[0]
+        service.update_conversation(conversation, current_user, data)
+        return service.conversation_answer(conversation_id, current_user)
 
     @blp.login_required
     @blp.response(204)
@@ -121,6 +126,6 @@ class ReadMarkerView(MethodView):
         Answers the conversation with its new `unread_count`. Sending a message
         also marks everything up to it read.
         """
-        conversation = service.conversation_or_404(conversation_id, current_user)
-        service.mark_read(conversation, current_user, data["message_id"])
-        return service.add_summaries([conversation], current_user)[0]
+        service.member_or_404(conversation_id, current_user)
+        service.mark_read(conversation_id, current_user, data["message_id"])
+        return service.conversation_answer(conversation_id, current_user)

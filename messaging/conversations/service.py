@@ -1,47 +1,119 @@
 """Conversation rules: who may see and change a conversation, and its members.
 
-Every route of both blueprints finds its conversation with conversation_or_404(),
-so "only members see a conversation" is decided here, once.
+Every route of both blueprints checks membership with conversation_or_404()
+(when it needs the conversation) or member_or_404() (when the check is all it
+needs), so "only members see a conversation" is decided here, once.
 """
 import uuid
 
 from flask_smorest import abort
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
+from ..auth.tokens import Caller
 from ..errors import invalid
 from ..extensions import db, write_lock
-from ..models import Conversation, Message, Participant, User
-from ..pagination import keyset_page
+from ..messages.schemas import message_columns
+from ..models import Conversation, Message, Participant, User, utcnow
+from ..pagination import Keyset
+from .schemas import conversation_json, member_json
 
 # unread_count counts up to here and no further, so that a badge costs little.
 UNREAD_CAP = 1000
 
 
-def conversation_or_404(conversation_id: uuid.UUID, user: User) -> Conversation:
+# The statements of the hot routes are built once, here: building one costs more
+# than running it. Each request binds its own values (:user_id, ...) to them.
+
+# One row per conversation of :user_id, with what its answer shows. My unread
+# count and its last message (with the sender) are subqueries of the row, so they
+# are computed only for the rows a page keeps, however long the conversations.
+# The order, latest activity first, is read from my own participant rows: one
+# range of an index (models.Participant), for one conversation or a million.
+_unread = (
+    select(Message.id)
+    .where(
+        Message.conversation_id == Participant.conversation_id,
+        Message.seq > Participant.last_read_seq,
+        Message.sender_id != bindparam("user_id"),
+        Message.deleted_at.is_(None),
+    )
+    .limit(UNREAD_CAP)
+    .correlate(Participant)
+    .subquery()
+)
+_newest_visible = (
+    select(Message.id)
+    .where(Message.conversation_id == Participant.conversation_id, Message.deleted_at.is_(None))
+    .order_by(Message.seq.desc())
+    .limit(1)
+    .correlate(Participant)
+    .scalar_subquery()
+)
+_last, _sender = aliased(Message), aliased(User)
+SUMMARIES = (
+    select(
+        Conversation.id, Conversation.title, Conversation.owner_id, Conversation.direct_key,
+        Conversation.created_at,
+        select(func.count()).select_from(_unread).scalar_subquery().label("unread_count"),
+        *message_columns(_last, _sender, prefix="last_"),
+    )
+    .select_from(Participant)
+    .join(Conversation, Conversation.id == Participant.conversation_id)
+    .outerjoin(_last, _last.id == _newest_visible)
+    .outerjoin(_sender, _sender.id == _last.sender_id)
+    .where(Participant.user_id == bindparam("user_id"))
+)
+MY_CONVERSATIONS = Keyset(SUMMARIES, Participant.last_activity_at, Participant.conversation_id)
+ONE_OF_MINE = SUMMARIES.where(Participant.conversation_id == bindparam("conversation_id"))
+# The members of some conversations, longest-standing first.
+MEMBERS = (
+    select(Participant.conversation_id, User.id, User.username, User.first_name, User.last_name)
+    .join(User, User.id == Participant.user_id)
+    .where(Participant.conversation_id.in_(bindparam("conversation_ids", expanding=True)))
+    .order_by(Participant.joined_at, Participant.user_id)
+)
+MEMBERSHIP = select(Participant.user_id).where(
+    Participant.conversation_id == bindparam("conversation_id"),
+    Participant.user_id == bindparam("user_id"),
+)
+MEMBERS_CONVERSATION = (
+    select(Conversation)
+    .join(Participant)
+    .where(
+        Conversation.id == bindparam("conversation_id"),
+        Participant.user_id == bindparam("user_id"),
+    )
+)
+
+
+def conversation_or_404(conversation_id: uuid.UUID, user: Caller) -> Conversation:
     """The conversation, if `user` is a member; otherwise 404, never revealing that it exists."""
     conversation = db.session.scalar(
-        select(Conversation)
-        .join(Participant)
-        .where(Conversation.id == conversation_id, Participant.user_id == user.id)
+        MEMBERS_CONVERSATION, {"conversation_id": conversation_id, "user_id": user.id}
     )
     if conversation is None:
         abort(404, message="Conversation not found.")
     return conversation
 
 
-def is_member(conversation: Conversation, user: User) -> bool:
+def is_member(conversation_id: uuid.UUID, user: Caller) -> bool:
     """Asked afresh of the database (not of what this session already loaded)."""
-    return db.session.scalar(
-        select(Participant.user_id).where(
-            Participant.conversation_id == conversation.id, Participant.user_id == user.id
-        )
-    ) is not None
+    found = db.session.connection().execute(
+        MEMBERSHIP, {"conversation_id": conversation_id, "user_id": user.id}
+    )
+    return found.first() is not None
+
+
+def member_or_404(conversation_id: uuid.UUID, user: Caller) -> None:
+    """404 unless `user` is a member: for routes that need the check, not the conversation."""
+    if not is_member(conversation_id, user):
+        abort(404, message="Conversation not found.")
 
 
 def seq_of(
-    conversation: Conversation, message_id: uuid.UUID, user: User, field: str,
+    conversation_id: uuid.UUID, message_id: uuid.UUID, user: Caller, field: str,
     location: str = "json",
 ) -> int:
     """Where a message is in the conversation (a deleted one too); 422 on `field` if it is not.
@@ -51,83 +123,48 @@ def seq_of(
     """
     seq = db.session.scalar(
         select(Message.seq).where(
-            Message.id == message_id, Message.conversation_id == conversation.id
+            Message.id == message_id, Message.conversation_id == conversation_id
         )
     )
     if seq is None:
-        if not is_member(conversation, user):
-            abort(404, message="Conversation not found.")
+        member_or_404(conversation_id, user)
         invalid(field, "No such message in this conversation.", location=location)
     return seq
 
 
-def require_owner(conversation: Conversation, user: User) -> None:
+def require_owner(conversation: Conversation, user: Caller) -> None:
     if conversation.owner_id != user.id:
         abort(403, message="Only the conversation's owner may do this.")
 
 
-def list_conversations(user: User, limit: int, cursor: str | None) -> dict:
-    """My conversations, most recent activity first."""
-    query = (
-        select(Conversation)
-        .join(Participant)
-        .where(Participant.user_id == user.id)
-        .options(selectinload(Conversation.participants))
+def members(conversation_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[dict]]:
+    """The members of these conversations (MemberSchema's shape): one query for them all."""
+    found = {conversation_id: [] for conversation_id in conversation_ids}
+    if conversation_ids:
+        rows = db.session.connection().execute(MEMBERS, {"conversation_ids": conversation_ids})
+        for conversation_id, *member in rows:
+            found[conversation_id].append(member_json(*member))
+    return found
+
+
+def list_conversations(user: Caller, limit: int, cursor: str | None) -> dict:
+    """My conversations, most recent activity first (ConversationPageSchema's shape)."""
+    page = MY_CONVERSATIONS.page(
+        {"user_id": user.id}, descending=True, limit=limit, cursor=cursor
     )
-    page = keyset_page(
-        query,
-        (Conversation.last_activity_at, Conversation.id),
-        descending=True,
-        limit=limit,
-        cursor=cursor,
-    )
-    add_summaries(page["results"], user)
+    of = members([row.id for row in page["results"]])
+    page["results"] = [conversation_json(row, of[row.id]) for row in page["results"]]
     return page
 
 
-def add_summaries(conversations: list[Conversation], user: User) -> list[Conversation]:
-    """Fill in last_message and unread_count: two queries, however many conversations."""
-    ids = [conversation.id for conversation in conversations]
-    if not ids:
-        return conversations
-
-    newest_visible = (
-        select(Message.id)
-        .where(Message.conversation_id == Conversation.id, Message.deleted_at.is_(None))
-        .order_by(Message.seq.desc())
-        .limit(1)
-        .correlate(Conversation)
-        .scalar_subquery()
-    )
-    last_messages = db.session.scalars(
-        select(Message).where(Message.id.in_(select(newest_visible).where(Conversation.id.in_(ids))))
-    )
-    by_conversation = {message.conversation_id: message for message in last_messages}
-
-    unread = (
-        select(Message.id)
-        .where(
-            Message.conversation_id == Participant.conversation_id,
-            Message.seq > Participant.last_read_seq,
-            Message.sender_id != user.id,
-            Message.deleted_at.is_(None),
-        )
-        .limit(UNREAD_CAP)
-        .correlate(Participant)
-        .subquery()
-    )
-    counts = dict(
-        db.session.execute(
-            select(
-                Participant.conversation_id,
-                select(func.count()).select_from(unread).scalar_subquery(),
-            ).where(Participant.user_id == user.id, Participant.conversation_id.in_(ids))
-        ).all()
-    )
-    for conversation in conversations:
-        conversation.last_message = by_conversation.get(conversation.id)
-        conversation.unread_count = counts.get(conversation.id, 0)
-    return conversations
+def conversation_answer(conversation_id: uuid.UUID, user: Caller) -> dict:
+    """One of my conversations as the API shows it (ConversationSchema's shape); 404 if none."""
+    row = db.session.connection().execute(
+        ONE_OF_MINE, {"user_id": user.id, "conversation_id": conversation_id}
+    ).first()
+    if row is None:  # e.g. deleted, or I left, just now
+        abort(404, message="Conversation not found.")
+    return conversation_json(row, members([row.id])[row.id])
 
 
 def users_or_422(user_ids: set[uuid.UUID]) -> list[User]:
@@ -145,7 +182,7 @@ def direct_key(first: uuid.UUID, second: uuid.UUID) -> str:
 
 
 def create_conversation(
-    owner: User, participant_ids: list[uuid.UUID], title: str | None
+    owner: Caller, participant_ids: list[uuid.UUID], title: str | None
 ) -> tuple[Conversation, bool]:
     """A new conversation owned by `owner`, and True; or an existing direct one, and False.
 
@@ -162,8 +199,13 @@ def create_conversation(
         return existing, False
 
     write_lock()
-    conversation = Conversation(title=title, owner_id=owner.id, direct_key=key)
-    conversation.participants = [Participant(user=user) for user in (owner, *others)]
+    now = utcnow()
+    conversation = Conversation(
+        title=title, owner_id=owner.id, direct_key=key, created_at=now, last_activity_at=now
+    )
+    conversation.participants = [
+        Participant(user_id=user.id, last_activity_at=now) for user in (owner, *others)
+    ]
     db.session.add(conversation)
     try:
         db.session.commit()
@@ -187,14 +229,12 @@ def rejoin(key: str) -> Conversation | None:
         return None
     present = {participant.user_id for participant in conversation.participants}
     for user_id in {uuid.UUID(user_id) for user_id in key.split(":")} - present:
-        conversation.participants.append(
-            Participant(user_id=user_id, last_read_seq=conversation.last_seq)
-        )
+        conversation.participants.append(newcomer(conversation, user_id))
     db.session.commit()
     return conversation
 
 
-def update_conversation(conversation: Conversation, user: User, data: dict) -> Conversation:
+def update_conversation(conversation: Conversation, user: Caller, data: dict) -> Conversation:
     """Any member may rename; only the owner may change the members."""
     write_lock()
     if "participants" in data:
@@ -206,7 +246,7 @@ def update_conversation(conversation: Conversation, user: User, data: dict) -> C
 
 
 def set_members(
-    conversation: Conversation, user: User, member_ids: set[uuid.UUID]
+    conversation: Conversation, user: Caller, member_ids: set[uuid.UUID]
 ) -> Conversation:
     conversation = lock(conversation, user)
     require_owner(conversation, user)  # after the lock: the owner may have just left
@@ -222,13 +262,20 @@ def set_members(
         if participant.user_id not in member_ids:
             conversation.participants.remove(participant)
     for user_id in member_ids - current:
-        conversation.participants.append(
-            Participant(user_id=user_id, last_read_seq=conversation.last_seq)
-        )
+        conversation.participants.append(newcomer(conversation, user_id))
     return conversation
 
 
-def lock(conversation: Conversation, user: User) -> Conversation:
+def newcomer(conversation: Conversation, user_id: uuid.UUID) -> Participant:
+    """A member joining now: they see the history, with nothing unread."""
+    return Participant(
+        user_id=user_id,
+        last_read_seq=conversation.last_seq,
+        last_activity_at=conversation.last_activity_at,
+    )
+
+
+def lock(conversation: Conversation, user: Caller) -> Conversation:
     """The conversation again, its row held until commit; 404 unless `user` is still in it.
 
     Membership changes take this lock first, so two of them never work from
@@ -252,14 +299,14 @@ def locked(query: Select) -> Conversation | None:
     )
 
 
-def delete_conversation(conversation: Conversation, user: User) -> None:
+def delete_conversation(conversation: Conversation, user: Caller) -> None:
     conversation = lock(conversation, user)
     require_owner(conversation, user)
     db.session.delete(conversation)
     db.session.commit()
 
 
-def leave(conversation: Conversation, user: User) -> None:
+def leave(conversation: Conversation, user: Caller) -> None:
     """Leave; ownership passes to the longest-standing member, the last one out deletes it."""
     conversation = lock(conversation, user)
     remaining = [p for p in conversation.participants if p.user_id != user.id]
@@ -273,18 +320,17 @@ def leave(conversation: Conversation, user: User) -> None:
     db.session.commit()
 
 
-def mark_read(conversation: Conversation, user: User, message_id: uuid.UUID) -> Conversation:
+def mark_read(conversation_id: uuid.UUID, user: Caller, message_id: uuid.UUID) -> None:
     """Move my read marker up to this message; never back."""
-    seq = seq_of(conversation, message_id, user, field="message_id")
+    seq = seq_of(conversation_id, message_id, user, field="message_id")
     write_lock()
     db.session.execute(
         update(Participant)
         .where(
-            Participant.conversation_id == conversation.id,
+            Participant.conversation_id == conversation_id,
             Participant.user_id == user.id,
             Participant.last_read_seq < seq,
         )
         .values(last_read_seq=seq)
     )
     db.session.commit()
-    return conversation

@@ -1,11 +1,5 @@
-"""The messages blueprint, nested under a conversation."""
-from ..blueprint import Blueprint
+"""Messages, nested under a conversation.
 
-blp = Blueprint(
-    "messages",
-    __name__,
-    url_prefix="/conversations/<uuid:conversation_id>/messages",
-    description="Messages in a conversation.",
-)
-
-from . import routes  # noqa: E402, F401  (registers the views on blp)
+routes.py (the views, under /conversations/<id>/messages/), schemas.py (bodies),
+service.py (the rules).
+"""

@@ -2,16 +2,25 @@
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 
-from ..conversations.service import conversation_or_404
+from ..blueprint import Blueprint
+from ..conversations.service import conversation_or_404, member_or_404
 from ..extensions import limiter
 from ..limits import send_limit
-from . import blp, service
+from ..pagination import as_json
+from . import service
 from .schemas import (
     IdempotencyKeySchema,
     MessageBodySchema,
     MessageListArgsSchema,
     MessagePageSchema,
     MessageSchema,
+)
+
+blp = Blueprint(
+    "messages",
+    __name__,
+    url_prefix="/conversations/<uuid:conversation_id>/messages",
+    description="Messages in a conversation.",
 )
 
 
@@ -28,10 +37,11 @@ class MessageViews(MethodView):
         ones) and is null when there is nothing more now. To stay in sync, keep
         the id of the last message you saw and ask `?since=` that id.
         """
-        conversation = conversation_or_404(conversation_id, current_user)
-        return service.list_messages(
-            conversation, current_user, args["limit"], args.get("cursor"), args.get("since")
+        member_or_404(conversation_id, current_user)
+        page = service.list_messages(
+            conversation_id, current_user, args["limit"], args.get("cursor"), args.get("since")
         )
+        return as_json(page)
 
     @blp.login_required
     @limiter.limit(send_limit)
@@ -46,9 +56,8 @@ class MessageViews(MethodView):
         the server for good: the same key again, for the same conversation and
         text, answers 201 with the first message; for anything else, 409.
         """
-        conversation = conversation_or_404(conversation_id, current_user)
         return service.send_message(
-            conversation, current_user, data["content"], headers.get("idempotency_key")
+            conversation_id, current_user, data["content"], headers.get("idempotency_key")
         )
 
 
@@ -59,8 +68,8 @@ class MessageByIdViews(MethodView):
     @blp.errors(404)
     def get(self, conversation_id, message_id):
         """One message"""
-        conversation = conversation_or_404(conversation_id, current_user)
-        return service.message_or_404(conversation, message_id)
+        member_or_404(conversation_id, current_user)
+        return service.message_or_404(conversation_id, message_id)
 
     @blp.login_required
     @blp.arguments(MessageBodySchema)
@@ -80,8 +89,8 @@ class MessageByIdViews(MethodView):
 
     @staticmethod
     def _edit(conversation_id, message_id, content):
-        conversation = conversation_or_404(conversation_id, current_user)
-        message = service.message_or_404(conversation, message_id)
+        member_or_404(conversation_id, current_user)
+        message = service.message_or_404(conversation_id, message_id)
         return service.edit_message(message, current_user, content)
 
     @blp.login_required
@@ -90,5 +99,5 @@ class MessageByIdViews(MethodView):
     def delete(self, conversation_id, message_id):
         """Delete a message (its sender, or the conversation's owner)"""
         conversation = conversation_or_404(conversation_id, current_user)
-        message = service.message_or_404(conversation, message_id)
+        message = service.message_or_404(conversation_id, message_id)
         service.delete_message(message, conversation, current_user)

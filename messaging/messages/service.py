@@ -1,103 +1,138 @@
 """Message rules: sending (in order, at most once), reading, editing, deleting.
 
-Callers have already checked membership with conversation_or_404().
+Callers have already checked membership with conversation_or_404() or
+member_or_404(); sending checks it again under the conversation's lock.
 """
 import hashlib
 import uuid
 
 from flask_smorest import abort
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..auth.tokens import Caller
 from ..conversations.service import is_member, seq_of
 from ..extensions import db, write_lock
 from ..models import Conversation, Message, Participant, User, utcnow
-from ..pagination import keyset_page
+from ..pagination import Keyset
+from .schemas import message_columns, message_json
 
+# The statements of the hot routes are built once, here: building one costs more
+# than running it. Each request binds its own values (:conversation_id, ...).
 
-def visible_messages(conversation: Conversation):
-    """The conversation's messages, without the deleted ones."""
-    return select(Message).where(
-        Message.conversation_id == conversation.id, Message.deleted_at.is_(None)
+# A conversation's history: messages not deleted, with their senders, by seq.
+HISTORY = Keyset(
+    select(*message_columns(Message, User))
+    .join(User, User.id == Message.sender_id)
+    .where(Message.conversation_id == bindparam("conversation_id"), Message.deleted_at.is_(None)),
+    Message.seq,
+)
+# Numbering a new message: the conversation's row lock, held until commit.
+NEXT_SEQ = (
+    update(Conversation)
+    .where(Conversation.id == bindparam("conversation_id"))
+    .values(last_seq=Conversation.last_seq + 1, last_activity_at=bindparam("now"))
+    .returning(Conversation.last_seq)
+)
+INSERT_MESSAGE = insert(Message)
+# After a send: every member's list sorts the conversation first, and what I
+# send, I have read, and so has what came before it.
+AFTER_SEND = (
+    update(Participant)
+    .where(Participant.conversation_id == bindparam("conversation"))
+    .values(
+        last_activity_at=bindparam("now"),
+        last_read_seq=case(
+            (Participant.user_id == bindparam("sender_id"), bindparam("seq")),
+            else_=Participant.last_read_seq,
+        ),
     )
+)
 
 
-def message_or_404(conversation: Conversation, message_id: uuid.UUID) -> Message:
-    message = db.session.scalar(visible_messages(conversation).where(Message.id == message_id))
+def message_or_404(conversation_id: uuid.UUID, message_id: uuid.UUID) -> Message:
+    """A message of this conversation, unless deleted; 404 otherwise."""
+    message = db.session.scalar(
+        select(Message).where(
+            Message.id == message_id,
+            Message.conversation_id == conversation_id,
+            Message.deleted_at.is_(None),
+        )
+    )
     if message is None:
         abort(404, message="Message not found.")
     return message
 
 
 def list_messages(
-    conversation: Conversation, user: User, limit: int, cursor: str | None,
+    conversation_id: uuid.UUID, user: Caller, limit: int, cursor: str | None,
     since: uuid.UUID | None,
 ) -> dict:
-    """History, newest first; or, with `since`, what came after that message, oldest first."""
+    """History, newest first; or, with `since`, what came after that message, oldest first.
+
+    In MessagePageSchema's shape, from rows: a page is one index range on
+    (conversation_id, seq), its senders joined in.
+    """
     start_after = None
     if since is not None and cursor is None:
-        start_after = (seq_of(conversation, since, user, field="since", location="query"),)
-    return keyset_page(
-        visible_messages(conversation),
-        (Message.seq,),
+        start_after = (seq_of(conversation_id, since, user, field="since", location="query"),)
+    page = HISTORY.page(
+        {"conversation_id": conversation_id},
         descending=since is None,
         limit=limit,
         cursor=cursor,
         start_after=start_after,
     )
+    page["results"] = [message_json(row._mapping) for row in page["results"]]
+    return page
 
 
 def send_message(
-    conversation: Conversation, sender: User, content: str, idempotency_key: str | None
-) -> Message:
+    conversation_id: uuid.UUID, sender: Caller, content: str, idempotency_key: str | None
+) -> Message | dict:
     """Store a message, or return the one this sender already sent with this key.
 
     Numbering takes the conversation's row lock (UPDATE ... RETURNING), so
     messages of one conversation commit in `seq` order and a client syncing
-    with ?since= never misses one. The unique (sender, key) constraint makes a
-    retried or doubled request store one message, on any worker.
+    with ?since= never misses one. Membership is checked while holding it, so
+    a member removed a moment ago cannot send. The unique (sender, key)
+    constraint makes a retried or doubled request store one message, on any
+    worker. Three plain statements, no ORM objects: this is the hot path.
     """
     if idempotency_key and (sent := sent_with_key(sender, idempotency_key)):
-        return replay(sent, conversation, content)
+        return replay(sent, conversation_id, sender, content)
 
     write_lock()
+    connection = db.session.connection()
     now = utcnow()
-    seq = db.session.scalar(
-        update(Conversation)
-        .where(Conversation.id == conversation.id)
-        .values(last_seq=Conversation.last_seq + 1, last_activity_at=now)
-        .returning(Conversation.last_seq)
-    )
-    # Holding the lock, check again: a member removed a moment ago may not send.
-    if seq is None or not is_member(conversation, sender):
+    seq = connection.execute(NEXT_SEQ, {"conversation_id": conversation_id, "now": now}).scalar()
+    if seq is None or not is_member(conversation_id, sender):
         abort(404, message="Conversation not found.")
-    message = Message(
-        conversation_id=conversation.id,
-        seq=seq,
-        sender=sender,
-        content=content,
-        created_at=now,
-        idempotency_key=idempotency_key,
-        idempotency_digest=digest(content) if idempotency_key else None,
-    )
+    message = {
+        "id": uuid.uuid4(),
+        "conversation_id": conversation_id,
+        "seq": seq,
+        "sender_id": sender.id,
+        "content": content,
+        "created_at": now,
+        "idempotency_key": idempotency_key,
+        "idempotency_digest": digest(content) if idempotency_key else None,
+    }
     try:
-        db.session.add(message)
-        # What I send, I have read, and so has what came before it.
-        db.session.execute(
-            update(Participant)
-            .where(Participant.conversation_id == conversation.id, Participant.user_id == sender.id)
-            .values(last_read_seq=seq)
-        )
+        connection.execute(INSERT_MESSAGE, message)
+        connection.execute(AFTER_SEND, {
+            "conversation": conversation_id, "now": now, "sender_id": sender.id, "seq": seq,
+        })
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         if not idempotency_key or (sent := sent_with_key(sender, idempotency_key)) is None:
             raise
-        return replay(sent, conversation, content)
-    return message
+        return replay(sent, conversation_id, sender, content)
+    return message_json({**message, "sender_username": sender.username, "edited_at": None})
 
 
-def sent_with_key(sender: User, idempotency_key: str) -> Message | None:
+def sent_with_key(sender: Caller, idempotency_key: str) -> Message | None:
     return db.session.scalar(
         select(Message).where(
             Message.sender_id == sender.id, Message.idempotency_key == idempotency_key
@@ -105,13 +140,17 @@ def sent_with_key(sender: User, idempotency_key: str) -> Message | None:
     )
 
 
-def replay(message: Message, conversation: Conversation, content: str) -> Message:
+def replay(
+    message: Message, conversation_id: uuid.UUID, sender: Caller, content: str
+) -> Message:
     """The first message again, if the retry asks for the same thing; 409 otherwise."""
+    if not is_member(conversation_id, sender):
+        abort(404, message="Conversation not found.")
     if message.deleted_at is not None:
         abort(409, message="This Idempotency-Key was used for a message since deleted.")
     # Messages sent before digests were kept compare with their (maybe edited) text.
     first_sent = message.idempotency_digest or digest(message.content)
-    if message.conversation_id != conversation.id or digest(content) != first_sent:
+    if message.conversation_id != conversation_id or digest(content) != first_sent:
         abort(409, message="This Idempotency-Key was used for a different message.")
     return message
 
@@ -120,7 +159,7 @@ def digest(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
-def edit_message(message: Message, user: User, content: str) -> Message:
+def edit_message(message: Message, user: Caller, content: str) -> Message:
     if message.sender_id != user.id:
         abort(403, message="Only the sender may edit a message.")
     write_lock()
@@ -130,7 +169,7 @@ def edit_message(message: Message, user: User, content: str) -> Message:
     return message
 
 
-def delete_message(message: Message, conversation: Conversation, user: User) -> None:
+def delete_message(message: Message, conversation: Conversation, user: Caller) -> None:
     """The sender or the conversation's owner may delete; the text goes, the place stays."""
     if user.id not in (message.sender_id, conversation.owner_id):
         abort(403, message="Only the sender or the conversation's owner may delete a message.")
