@@ -57,6 +57,10 @@ class Config:
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(
         seconds=env_int("JWT_REFRESH_TOKEN_EXPIRES", 30 * 24 * 3600)
     )
+    # Tokens travel in the Authorization header, never in cookies: no CSRF claim. And
+    # no "nbf" (it would equal "iat"). Every byte of a token is checked on every request.
+    JWT_COOKIE_CSRF_PROTECT = False
+    JWT_ENCODE_NBF = False
 
     # Shared state for many workers/hosts: rate-limit counters.
     REDIS_URL = os.environ.get("REDIS_URL")

@@ -15,7 +15,7 @@ from ..auth.tokens import Caller
 from ..errors import invalid
 from ..extensions import db, write_lock
 from ..messages.schemas import message_columns
-from ..models import Conversation, Message, Participant, User, utcnow
+from ..models import Conversation, Message, Participant, User, as_text, utcnow
 from ..pagination import Keyset
 from .schemas import conversation_json, member_json
 
@@ -54,7 +54,8 @@ _newest_visible = (
 _last, _sender = aliased(Message), aliased(User)
 SUMMARIES = (
     select(
-        Conversation.id, Conversation.title, Conversation.owner_id, Conversation.direct_key,
+        Conversation.id, Conversation.title, as_text(Conversation.owner_id),
+        Conversation.direct_key,
         Conversation.created_at,
         select(func.count()).select_from(_unread).scalar_subquery().label("unread_count"),
         *message_columns(_last, _sender, prefix="last_"),
@@ -69,7 +70,10 @@ MY_CONVERSATIONS = Keyset(SUMMARIES, Participant.last_activity_at, Participant.c
 ONE_OF_MINE = SUMMARIES.where(Participant.conversation_id == bindparam("conversation_id"))
 # The members of some conversations, longest-standing first.
 MEMBERS = (
-    select(Participant.conversation_id, User.id, User.username, User.first_name, User.last_name)
+    select(
+        Participant.conversation_id, as_text(User.id), User.username, User.first_name,
+        User.last_name,
+    )
     .join(User, User.id == Participant.user_id)
     .where(Participant.conversation_id.in_(bindparam("conversation_ids", expanding=True)))
     .order_by(Participant.joined_at, Participant.user_id)

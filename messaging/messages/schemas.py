@@ -9,6 +9,7 @@ import unicodedata
 
 from marshmallow import ValidationError, fields, validate
 
+from ..models import as_text
 from ..pagination import PageArgsSchema, PageSchema
 from ..schemas import Schema, UTCDateTime
 
@@ -65,9 +66,9 @@ class MessagePageSchema(PageSchema):
 def message_columns(message, sender, prefix: str = "") -> list:
     """The columns message_json() reads, of a Message (and its sender, a User) or aliases."""
     columns = {
-        "id": message.id,
-        "conversation_id": message.conversation_id,
-        "sender_id": message.sender_id,
+        "id": as_text(message.id),
+        "conversation_id": as_text(message.conversation_id),
+        "sender_id": as_text(message.sender_id),
         "sender_username": sender.username,
         "content": message.content,
         "created_at": message.created_at,
