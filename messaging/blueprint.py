@@ -30,7 +30,11 @@ class Blueprint(flask_smorest.Blueprint):
         """flask-smorest's arguments; a required JSON body must also be present.
 
         (webargs reads a missing body as `{}`, which would make an empty PATCH pass.)
+        The schema is made once, here: given a class, webargs would make one per
+        request, and making a marshmallow schema copies all its fields.
         """
+        if isinstance(schema, type):
+            schema = schema()
         parse = super().arguments(schema, location=location, required=required, **kwargs)
         if location != "json" or not required:
             return parse
