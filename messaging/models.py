@@ -109,6 +109,10 @@ class Conversation(db.Model):
     last_activity_at: Mapped[Timestamp] = mapped_column(default=utcnow)
     # The seq of the newest message ever sent here (0 when none).
     last_seq: Mapped[int] = mapped_column(default=0)
+    # The newest message not deleted (kept by send and delete), so that a list of
+    # conversations finds each one's last message by its key. No foreign key: it
+    # is a copy, and messages already point at their conversation.
+    last_message_id: Mapped[uuid.UUID | None]
 
     participants: Mapped[list["Participant"]] = relationship(
         back_populates="conversation",

@@ -27,8 +27,8 @@ UNREAD_CAP = 1000
 # than running it. Each request binds its own values (:user_id, ...) to them.
 
 # One row per conversation of :user_id, with what its answer shows. My unread
-# count and its last message (with the sender) are subqueries of the row, so they
-# are computed only for the rows a page keeps, however long the conversations.
+# count is a subquery of the row, computed only for the rows a page keeps; the
+# last message (with its sender) is found by its key (conversations keep it).
 # The order, latest activity first, is read from my own participant rows: one
 # range of an index (models.Participant), for one conversation or a million.
 _unread = (
@@ -43,14 +43,6 @@ _unread = (
     .correlate(Participant)
     .subquery()
 )
-_newest_visible = (
-    select(Message.id)
-    .where(Message.conversation_id == Participant.conversation_id, Message.deleted_at.is_(None))
-    .order_by(Message.seq.desc())
-    .limit(1)
-    .correlate(Participant)
-    .scalar_subquery()
-)
 _last, _sender = aliased(Message), aliased(User)
 SUMMARIES = (
     select(
@@ -62,7 +54,7 @@ SUMMARIES = (
     )
     .select_from(Participant)
     .join(Conversation, Conversation.id == Participant.conversation_id)
-    .outerjoin(_last, _last.id == _newest_visible)
+    .outerjoin(_last, _last.id == Conversation.last_message_id)
     .outerjoin(_sender, _sender.id == _last.sender_id)
     .where(Participant.user_id == bindparam("user_id"))
 )

@@ -31,7 +31,11 @@ HISTORY = Keyset(
 NEXT_SEQ = (
     update(Conversation)
     .where(Conversation.id == bindparam("conversation_id"))
-    .values(last_seq=Conversation.last_seq + 1, last_activity_at=bindparam("now"))
+    .values(
+        last_seq=Conversation.last_seq + 1,
+        last_activity_at=bindparam("now"),
+        last_message_id=bindparam("message_id"),
+    )
     .returning(Conversation.last_seq)
 )
 INSERT_MESSAGE = insert(Message)
@@ -104,12 +108,14 @@ def send_message(
 
     write_lock()
     connection = db.session.connection()
-    now = utcnow()
-    seq = connection.execute(NEXT_SEQ, {"conversation_id": conversation_id, "now": now}).scalar()
+    now, message_id = utcnow(), uuid.uuid4()
+    seq = connection.execute(
+        NEXT_SEQ, {"conversation_id": conversation_id, "now": now, "message_id": message_id}
+    ).scalar()
     if seq is None or not is_member(conversation_id, sender):
         abort(404, message="Conversation not found.")
     message = {
-        "id": uuid.uuid4(),
+        "id": message_id,
         "conversation_id": conversation_id,
         "seq": seq,
         "sender_id": sender.id,
@@ -176,4 +182,23 @@ def delete_message(message: Message, conversation: Conversation, user: Caller) -
     write_lock()
     message.content = ""
     message.deleted_at = utcnow()
+    db.session.flush()
+    # If it was the conversation's last message, the one before it (not deleted) is now.
+    db.session.connection().execute(
+        update(Conversation)
+        .where(Conversation.id == message.conversation_id,
+               Conversation.last_message_id == message.id)
+        .values(last_message_id=newest_visible(message.conversation_id))
+    )
     db.session.commit()
+
+
+def newest_visible(conversation_id: uuid.UUID):
+    """The id of the newest message not deleted, as a subquery."""
+    return (
+        select(Message.id)
+        .where(Message.conversation_id == conversation_id, Message.deleted_at.is_(None))
+        .order_by(Message.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
