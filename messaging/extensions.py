@@ -6,6 +6,7 @@ blueprints free of import cycles. Flask-Limiter's `limiter` and flask-smorest's
 gunicorn worker does); tests that build more apps put the limiter back.
 """
 import sqlite3
+import threading
 
 from flask import current_app, g, has_app_context
 from flask_cors import CORS
@@ -14,7 +15,7 @@ from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_smorest import Api as SmorestApi
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, Pool, event
 from sqlalchemy.orm import DeclarativeBase
 from werkzeug.exceptions import MethodNotAllowed
 
@@ -79,14 +80,35 @@ def configure_sqlite(dbapi_connection, _connection_record) -> None:
     cursor.close()
 
 
+# Threads of one process take turns to write to SQLite through this lock: waiting
+# for it is a queue, where SQLite's own busy timeout polls, sleeping up to 100 ms.
+sqlite_writers = threading.Lock()
+
+
 @event.listens_for(Engine, "begin")
 def begin_sqlite(connection) -> None:
     """On SQLite, a transaction that will write starts with BEGIN IMMEDIATE (see write_lock)."""
     if connection.dialect.name != "sqlite":
         return
-    writing = has_app_context() and g.pop("sqlite_write", False)
-    connection.info["writing"] = writing
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+    if not (has_app_context() and g.pop("sqlite_write", False)):
+        connection.info["writing"] = False
+        connection.exec_driver_sql("BEGIN")
+        return
+    sqlite_writers.acquire()
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        sqlite_writers.release()
+        raise
+    connection.info["writing"] = True
+
+
+@event.listens_for(Pool, "checkin")
+@event.listens_for(Pool, "invalidate")
+def sqlite_writer_done(_dbapi_connection, record, *_args) -> None:
+    """A writing connection is back in the pool (committed, rolled back or broken): next!"""
+    if record is not None and record.info.pop("writing", False):
+        sqlite_writers.release()
 
 
 def write_lock() -> None:

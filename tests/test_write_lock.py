@@ -9,11 +9,12 @@ not wait for the lock, in the middle of that slow work: it must get through.
 import threading
 
 import pytest
-from helpers import PASSWORD
-from sqlalchemy import create_engine, insert
+from helpers import PASSWORD, run_at_once
+from sqlalchemy import create_engine, event, insert
 from sqlalchemy.exc import OperationalError
 
 from messaging import models
+from messaging.extensions import db
 from messaging.models import RevokedToken, utcnow
 
 
@@ -68,3 +69,32 @@ def test_a_password_change_does_not_hold_the_write_lock_while_hashing(
 
     assert response.status_code == 200
     assert writes_meanwhile == ["written", "written"]
+
+
+def test_threads_of_one_process_take_turns_to_write_without_waiting_on_sqlite(
+    make_app, alice, bob, start_conversation
+):
+    """Even with SQLite's busy timeout at 0, 8 threads sending at once all succeed.
+
+    They queue on the process's own lock, instead of each polling SQLite's.
+    """
+    app = make_app()
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def impatient(dbapi_connection, _record):
+        if engine.dialect.name == "sqlite":
+            dbapi_connection.execute("PRAGMA busy_timeout=0")
+
+    conversation = start_conversation(alice, bob)
+    url = f"/conversations/{conversation['id']}/messages/"
+
+    def send_five(i):
+        client = app.test_client()
+        return [client.post(url, json={"content": f"{i}.{n}"}, headers=alice.headers).status_code
+                for n in range(5)]
+
+    statuses = [status for sends in run_at_once(8, send_five) for status in sends]
+
+    assert statuses == [201] * 40
