@@ -21,6 +21,24 @@ def bench_database_url(folder: Path) -> str:
     return os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{folder / 'bench.sqlite'}"
 
 
+def second_database_url(url: str, suffix: str) -> str:
+    """A database beside `url`'s, named with `suffix` (created on PostgreSQL if missing)."""
+    parsed = make_url(driver_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database)
+        return f"sqlite:///{path.with_name(f'{path.stem}-{suffix}{path.suffix}')}"
+    name = f"{parsed.database}_{suffix}"
+    engine = create_engine(parsed, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).first()
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
 def reset_database(url: str) -> None:
     """Empty the database at `url`, so that a run never measures what an earlier one left."""
     parsed = make_url(driver_url(url))

@@ -1,8 +1,9 @@
 """`make bench-scale`: do the hot routes cost the same with 1,000,000 rows as with 1,000?
 
-For each size, small then large, this empties the database, migrates it, and
-writes rows straight into the app's tables with bulk inserts (through the
-API, a million messages would take hours). At size N that is:
+For each size, small and large, it makes a database of its own (a second one
+beside BENCH_DATABASE_URL's, or a second SQLite file), migrates it, and writes
+rows straight into the app's tables with bulk inserts (through the API, a
+million messages would take hours). At size N that is:
 
 - N users named user0000000..., plus `bench_me` and a few whose names start
   with RARE_PREFIX (no name starts with ABSENT_PREFIX);
@@ -10,8 +11,9 @@ API, a million messages would take hours). At size N that is:
 - N messages, all in the first of those conversations.
 
 Then it times each hot route in-process with Flask's test client (no network,
-no gunicorn: only the app and its queries) and prints the median and p90 at
-both sizes and their ratio. Keyset pagination and indexes should keep every
+no gunicorn: only the app and its queries), asking the two sizes in turn so
+that a busy machine slows both alike, and prints the median and p90 at both
+sizes and their ratio. Keyset pagination and indexes should keep every
 ratio near 1; a ratio above FLAG_RATIO means the route does work that grows
 with the table, which a million rows turns into a slow request.
 
@@ -32,7 +34,7 @@ from pathlib import Path
 
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import Connection, Table, insert, select, text
+from sqlalchemy import Connection, Table, insert, select, text, update
 
 from config import ProductionConfig
 from config import database_url as driver_url
@@ -43,7 +45,7 @@ from messaging.extensions import db
 from messaging.models import Conversation, Message, Participant, User
 from messaging.passwords import hash_password
 
-from .database import bench_database_url, reset_database
+from .database import bench_database_url, reset_database, second_database_url
 from .report import percentile, print_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,10 +152,14 @@ def build(size: int, password_hash: str) -> DataSet:
             insert_conversations(connection, data, crowd)
         with timed(f"messages ({size:,})"):
             insert_messages(connection, data, crowd[0])
-        if connection.dialect.name == "postgresql":
-            # The planner needs statistics, which autovacuum would gather soon after anyway.
-            connection.execute(text("ANALYZE"))
-            connection.commit()
+        # The planner needs statistics, which a database in service has (PostgreSQL's
+        # autovacuum would gather them soon after anyway); and on SQLite the rows
+        # just written are folded from the write-ahead log into the file, as they
+        # would have been long before a table held a million rows.
+        connection.execute(text("ANALYZE"))
+        connection.commit()
+        if connection.dialect.name == "sqlite":
+            connection.connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     # Closes the build's connection, and so its unsafe SQLite settings, before any timing.
     db.engine.dispose()
     return data
@@ -216,8 +222,16 @@ def insert_messages(connection: Connection, data: DataSet, other: uuid.UUID) -> 
     rows = (
         message_row(data.conversation_id, seq, senders[seq % 2]) for seq in range(1, data.size + 1)
     )
+    last = None
     for batch in batches(rows):
         insert_batch(connection, Message.__table__, batch)
+        last = batch[-1]["id"]
+    # Conversations keep the id of their newest message (see models.Conversation).
+    connection.execute(
+        update(Conversation.__table__)
+        .where(Conversation.__table__.c.id == data.conversation_id)
+        .values(last_message_id=last)
+    )
 
 
 def batches(rows: Iterable[dict]) -> Iterator[list[dict]]:
@@ -304,20 +318,6 @@ def check(response, url: str):
     return response
 
 
-def time_route(client, headers: dict, route: Route, warmup: int, count: int) -> list[float]:
-    """Milliseconds for each of `count` requests, after `warmup` untimed ones (caches, plans)."""
-    deadline = time.monotonic() + WARMUP_BUDGET
-    for _ in range(warmup):
-        timed_request(client, headers, route)
-        if time.monotonic() > deadline:
-            break
-    times = []
-    deadline = time.monotonic() + ROUTE_BUDGET
-    while len(times) < count and (len(times) < MIN_SAMPLES or time.monotonic() < deadline):
-        times.append(timed_request(client, headers, route))
-    return times
-
-
 def timed_request(client, headers: dict, route: Route) -> float:
     """Milliseconds one request took; an error answer stops the run."""
     started = time.perf_counter()
@@ -327,7 +327,16 @@ def timed_request(client, headers: dict, route: Route) -> float:
     return elapsed
 
 
-def time_routes(app: Flask, data: DataSet, warmup: int, count: int) -> dict[str, list[float]]:
+@dataclass
+class Target:
+    """One size, ready to be asked: its app's client, a token, and its hot routes."""
+
+    client: object
+    headers: dict
+    routes: list[Route]
+
+
+def target(app: Flask, data: DataSet) -> Target:
     # The token and the half-way message come from an app context that is closed again
     # before timing: a request inside an open one would share its database session.
     with app.app_context():
@@ -339,10 +348,34 @@ def time_routes(app: Flask, data: DataSet, warmup: int, count: int) -> dict[str,
         )
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
+    return Target(client, headers, hot_routes(client, headers, data, old_message))
+
+
+def time_both(small: Target, large: Target, warmup: int, count: int) -> dict:
+    """{route: (small times, large times)}, the two sizes asked in turn, request by request.
+
+    Taking turns, both sizes meet the same machine: a busy moment slows both,
+    where timing one size after the other would put it on one side of the ratio.
+    """
     timings = {}
-    for route in hot_routes(client, headers, data, old_message):
-        timings[route.name] = time_route(client, headers, route, warmup, count)
-        print(f"  {route.name}: p50 {percentile(timings[route.name], 50):,.1f} ms", flush=True)
+    for small_route, large_route in zip(small.routes, large.routes, strict=True):
+        pair = ((small, small_route), (large, large_route))
+        deadline = time.monotonic() + WARMUP_BUDGET
+        for _ in range(warmup):
+            for side, route in pair:
+                timed_request(side.client, side.headers, route)
+            if time.monotonic() > deadline:
+                break
+        times = ([], [])
+        deadline = time.monotonic() + ROUTE_BUDGET
+        while len(times[0]) < count and (
+            len(times[0]) < MIN_SAMPLES or time.monotonic() < deadline
+        ):
+            for (side, route), into in zip(pair, times, strict=True):
+                into.append(timed_request(side.client, side.headers, route))
+        timings[small_route.name] = times
+        print(f"  {small_route.name}: p50 {percentile(times[0], 50):,.1f} ms / "
+              f"{percentile(times[1], 50):,.1f} ms", flush=True)
     return timings
 
 
@@ -359,28 +392,22 @@ def make_app(database_url: str) -> Flask:
     })
 
 
-def fresh_schema(app: Flask, database_url: str) -> None:
-    with app.app_context():
-        db.engine.dispose()  # no connection may hold the old database open
-        reset_database(database_url)
-        upgrade(directory=str(ROOT / "migrations"))
-
-
-def measure_size(app: Flask, database_url: str, size: int, args, password_hash: str) -> dict:
+def built(database_url: str, size: int, password_hash: str) -> tuple[Flask, DataSet]:
+    """An app on a fresh database holding `size` rows per table."""
     print(f"building {size:,} rows per table ...", flush=True)
-    fresh_schema(app, database_url)
+    reset_database(database_url)
+    app = make_app(database_url)
     with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
         data = build(size, password_hash)
-    print(f"timing {args.requests} requests per route ...", flush=True)
-    return time_routes(app, data, args.warmup, args.requests)
+    return app, data
 
 
-def print_results(timings: dict[int, dict[str, list[float]]], requests: int) -> None:
-    small, large = timings.keys()  # in the order they were measured
+def print_results(timings: dict, sizes: tuple[int, int], requests: int) -> None:
+    small, large = sizes
     headers = ["route", f"{small:,} p50 ms", "p90 ms", f"{large:,} p50 ms", "p90 ms", "ratio", ""]
     rows = []
-    for route, small_times in timings[small].items():
-        large_times = timings[large][route]
+    for route, (small_times, large_times) in timings.items():
         ratio = percentile(large_times, 50) / percentile(small_times, 50)
         flag = f"> {FLAG_RATIO}" if ratio > FLAG_RATIO else ""
         rows.append([
@@ -390,11 +417,9 @@ def print_results(timings: dict[int, dict[str, list[float]]], requests: int) -> 
             f"{ratio:.2f}", flag,
         ])
     print_table(headers, rows)
-    for size, routes in timings.items():
-        for route, times in routes.items():
-            if len(times) < requests:
-                print(f"{route}: only {len(times)} requests at {size:,} rows "
-                      f"(the {ROUTE_BUDGET} s budget ran out)")
+    for route, (times, _) in timings.items():
+        if len(times) < requests:
+            print(f"{route}: only {len(times)} requests (the {ROUTE_BUDGET} s budget ran out)")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -415,16 +440,20 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     password_hash = hash_password("bench password 4217")  # Argon2 is slow: once for everyone
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as folder:
-        database_url = bench_database_url(Path(folder))
-        app = make_app(database_url)
-        timings = {
-            size: measure_size(app, database_url, size, args, password_hash)
-            for size in (args.small, args.rows)
-        }
-        with app.app_context():
-            db.engine.dispose()  # before the temporary folder and its database go
+        large_url = bench_database_url(Path(folder))
+        small_url = second_database_url(large_url, "small")
+        small_app, small_data = built(small_url, args.small, password_hash)
+        large_app, large_data = built(large_url, args.rows, password_hash)
+        print(f"timing {args.requests} requests per route at each size, in turn ...", flush=True)
+        timings = time_both(
+            target(small_app, small_data), target(large_app, large_data),
+            args.warmup, args.requests,
+        )
+        for app in (small_app, large_app):
+            with app.app_context():
+                db.engine.dispose()  # before the temporary folder and its databases go
     print()
-    print_results(timings, args.requests)
+    print_results(timings, (args.small, args.rows), args.requests)
 
 
 if __name__ == "__main__":
