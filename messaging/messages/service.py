@@ -39,6 +39,13 @@ NEXT_SEQ = (
     .returning(Conversation.last_seq)
 )
 INSERT_MESSAGE = insert(Message)
+# Editing or deleting: the conversation's row lock first, as sending and
+# deleting the conversation take it, so that no two of them wait on each other.
+HOLD = (
+    select(Conversation.id)
+    .where(Conversation.id == bindparam("conversation_id"))
+    .with_for_update()
+)
 # After a send: every member's list sorts the conversation first, and what I
 # send, I have read, and so has what came before it.
 AFTER_SEND = (
@@ -165,10 +172,17 @@ def digest(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
+def hold(conversation_id: uuid.UUID) -> None:
+    """Take the conversation's row lock until commit; 404 if it was deleted meanwhile."""
+    write_lock()
+    if db.session.connection().execute(HOLD, {"conversation_id": conversation_id}).first() is None:
+        abort(404, message="Conversation not found.")
+
+
 def edit_message(message: Message, user: Caller, content: str) -> Message:
     if message.sender_id != user.id:
         abort(403, message="Only the sender may edit a message.")
-    write_lock()
+    hold(message.conversation_id)
     message.content = content
     message.edited_at = utcnow()
     db.session.commit()
@@ -179,7 +193,7 @@ def delete_message(message: Message, conversation: Conversation, user: Caller) -
     """The sender or the conversation's owner may delete; the text goes, the place stays."""
     if user.id not in (message.sender_id, conversation.owner_id):
         abort(403, message="Only the sender or the conversation's owner may delete a message.")
-    write_lock()
+    hold(message.conversation_id)
     message.content = ""
     message.deleted_at = utcnow()
     db.session.flush()
