@@ -1,11 +1,14 @@
-"""Keyset ("cursor") pagination for every list: `{results, next, previous}`.
+"""Keyset ("cursor") pagination for every list: `{results, next, previous, next_cursor, ...}`.
 
 A page is the rows just past a position in a fixed, unique order, e.g.
 `WHERE (conversation_id, seq) < (:c, :seq) ORDER BY seq DESC LIMIT 51`.
 Unlike OFFSET, that costs the same on page 1 and page 100,000, and a row
 inserted while a client pages moves no other row, so nothing is skipped or
 repeated. The cursor is that position (the sort key of the last row served)
-and a direction, in base64 so that clients treat it as opaque.
+and a direction, in base64 so that clients treat it as opaque. A page gives
+it twice: inside the `next` / `previous` URLs, to follow as they are, and
+alone (`next_cursor` / `previous_cursor`), for generated clients that take
+`cursor` as a parameter and cannot follow a URL.
 """
 import base64
 import binascii
@@ -33,15 +36,35 @@ class PageArgsSchema(Schema):
     )
     cursor = fields.String(
         validate=validate.Length(max=500),
-        metadata={"description": "Opaque cursor from a previous page's `next` or `previous`."},
+        metadata={
+            "description": "A page's `next_cursor` or `previous_cursor`, opaque. Send the "
+            "other parameters as they were for that page."
+        },
     )
 
 
 class PageSchema(Schema):
-    """Subclasses add `results = fields.List(fields.Nested(ItemSchema))`."""
+    """A page of a list, always with all its fields.
 
-    next = fields.Url(allow_none=True, metadata={"description": "The next page, or null."})
-    previous = fields.Url(allow_none=True, metadata={"description": "The page before, or null."})
+    Subclasses add `results = fields.List(fields.Nested(ItemSchema), required=True)`.
+    """
+
+    next = fields.Url(
+        required=True, allow_none=True,
+        metadata={"description": "The URL of the next page, or null at the end (for now)."},
+    )
+    previous = fields.Url(
+        required=True, allow_none=True,
+        metadata={"description": "The URL of the page before, or null on the first page."},
+    )
+    next_cursor = fields.String(
+        required=True, allow_none=True,
+        metadata={"description": "The `cursor` of the next page, or null: `next` without the URL."},
+    )
+    previous_cursor = fields.String(
+        required=True, allow_none=True,
+        metadata={"description": "The `cursor` of the page before, or null."},
+    )
 
 
 def encode_cursor(position: tuple, backward: bool = False) -> str:
@@ -103,7 +126,8 @@ class Keyset:
         self, params: dict, *, descending: bool, limit: int,
         cursor: str | None = None, start_after: tuple | None = None,
     ) -> dict:
-        """One page, with `params` bound: rows (the sort keys last), `next` and `previous`.
+        """One page, with `params` bound: rows (the sort keys last), `next`, `previous` (URLs)
+        and their cursors.
 
         Starts at the beginning, just past `start_after`, or where `cursor` says.
         `next` continues in the list's own order; `previous` walks back.
@@ -132,10 +156,14 @@ class Keyset:
 
         has_next = more if not backward else position is not None
         has_previous = more if backward else position is not None
+        next_cursor = encode_cursor(last) if has_next else None
+        previous_cursor = encode_cursor(first, backward=True) if has_previous else None
         return {
             "results": rows,
-            "next": page_url(encode_cursor(last)) if has_next else None,
-            "previous": page_url(encode_cursor(first, backward=True)) if has_previous else None,
+            "next": page_url(next_cursor) if next_cursor else None,
+            "previous": page_url(previous_cursor) if previous_cursor else None,
+            "next_cursor": next_cursor,
+            "previous_cursor": previous_cursor,
         }
 
 

@@ -445,7 +445,9 @@ def test_users_search_with_no_match_gives_an_empty_page(client, alice, bob):
     response = client.get(USERS, query_string={"q": "nobody"}, headers=bob.headers)
 
     assert response.status_code == 200
-    assert response.json == {"results": [], "next": None, "previous": None}
+    assert response.json == {
+        "results": [], "next": None, "previous": None, "next_cursor": None, "previous_cursor": None,
+    }
 
 
 def test_users_search_pages_with_next_and_previous(client, make_account, bob):

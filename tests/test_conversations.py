@@ -325,7 +325,9 @@ def test_list_is_empty_without_conversations(client, alice):
     response = client.get("/conversations/", headers=alice.headers)
 
     assert response.status_code == 200
-    assert response.json == {"results": [], "next": None, "previous": None}
+    assert response.json == {
+        "results": [], "next": None, "previous": None, "next_cursor": None, "previous_cursor": None,
+    }
 
 
 def test_list_puts_the_most_recent_activity_first(

@@ -162,11 +162,16 @@ def test_history_lists_newest_first(chat, alice, bob, send, history):
 
     page = history(bob, chat["id"])
 
-    assert page == {"results": [third, second, first], "next": None, "previous": None}
+    assert page == {
+        "results": [third, second, first],
+        "next": None, "previous": None, "next_cursor": None, "previous_cursor": None,
+    }
 
 
 def test_history_of_an_empty_conversation_is_an_empty_page(chat, alice, history):
-    assert history(alice, chat["id"]) == {"results": [], "next": None, "previous": None}
+    assert history(alice, chat["id"]) == {
+        "results": [], "next": None, "previous": None, "next_cursor": None, "previous_cursor": None,
+    }
 
 
 def test_history_page_size_defaults_to_50(chat, alice, send_many, history):

@@ -475,4 +475,4 @@ def test_a_page_size_of_200_is_accepted_on_every_list(client, alice, chat, route
     response = client.get(url, query_string={**query, "limit": 200}, headers=alice.headers)
 
     assert response.status_code == 200
-    assert set(response.json) == {"results", "next", "previous"}
+    assert set(response.json) == {"results", "next", "previous", "next_cursor", "previous_cursor"}
