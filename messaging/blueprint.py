@@ -9,6 +9,8 @@ from flask_smorest import abort
 from webargs.core import missing
 from webargs.flaskparser import FlaskParser, is_json_request
 
+from .errors import ERROR_RESPONSES
+
 
 class Parser(FlaskParser):
     """webargs' parser, reading JSON bodies through the app's provider like everything else.
@@ -31,37 +33,55 @@ class Blueprint(flask_smorest.Blueprint):
 
         (webargs reads a missing body as `{}`, which would make an empty PATCH pass.)
         The schema is made once, here: given a class, webargs would make one per
-        request, and making a marshmallow schema copies all its fields.
+        request, and making a marshmallow schema copies all its fields. A route
+        with a body documents 400: no JSON, or JSON nested too deep.
         """
         if isinstance(schema, type):
             schema = schema()
         parse = super().arguments(schema, location=location, required=required, **kwargs)
-        if location != "json" or not required:
-            return parse
 
         def decorator(func):
-            @wraps(func)
-            def wrapper(*args, **kwargs):
-                if request.get_json(silent=True) is None:
-                    abort(400, message="This request needs a JSON body.")
-                return func(*args, **kwargs)
-
-            return parse(wrapper)
+            if location != "json":
+                return parse(func)
+            if required:
+                func = body_required(func)
+            return self.errors(400)(parse(func))
 
         return decorator
 
     def login_required(self, func):
-        """Require a valid access token, and say so in the OpenAPI spec."""
+        """Require a valid access token, and say so in the OpenAPI spec.
+
+        Signed-in routes all count against a rate limit (the default one, or
+        their own): each may answer 429.
+        """
         func = jwt_required()(func)
-        func = self.alt_response(401, response="UNAUTHORIZED")(func)
+        func = self.errors(401, 429)(func)
         return self.doc(security=[{"bearerAuth": []}])(func)
+
+    def public(self, func):
+        """A route that needs no token: the spec says so (`security: []`)."""
+        return self.doc(security=[])(func)
 
     def errors(self, *codes: int):
         """Document the error responses a view can give (all in the same JSON shape)."""
 
         def decorator(func):
             for code in codes:
-                func = self.alt_response(code, response=HTTPStatus(code).name)(func)
+                name = ERROR_RESPONSES.get(code, HTTPStatus(code).name)
+                func = self.alt_response(code, response=name)(func)
             return func
 
         return decorator
+
+
+def body_required(func):
+    """The view answers 400 to a request without a JSON body."""
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        if request.get_json(silent=True) is None:
+            abort(400, message="This request needs a JSON body.")
+        return func(*args, **kwargs)
+
+    return wrapper

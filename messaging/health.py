@@ -24,15 +24,18 @@ OK, UNAVAILABLE, NOT_CONFIGURED = "ok", "unavailable", "not configured"
 
 class HealthSchema(Schema):
     status = fields.String(
+        required=True,
         validate=validate.OneOf([OK, "degraded", UNAVAILABLE]),
         metadata={"description": "ok; degraded (serving, Redis down); unavailable (503)."},
     )
-    database = fields.String(validate=validate.OneOf([OK, UNAVAILABLE]))
-    redis = fields.String(validate=validate.OneOf([OK, UNAVAILABLE, NOT_CONFIGURED]))
+    database = fields.String(required=True, validate=validate.OneOf([OK, UNAVAILABLE]))
+    redis = fields.String(required=True, validate=validate.OneOf([OK, UNAVAILABLE, NOT_CONFIGURED]))
 
 
 @blp.route("/health/")
 class HealthView(MethodView):
+    @blp.public
+    @blp.doc(operationId="getHealth")
     @blp.response(200, HealthSchema, example={"status": OK, "database": OK, "redis": OK})
     @blp.alt_response(503, schema=HealthSchema, description="The database does not answer.")
     def get(self):

@@ -38,6 +38,8 @@ REGISTER_EXAMPLE = {
 
 @blp.route("/auth/register/")
 class RegisterView(MethodView):
+    @blp.public
+    @blp.doc(operationId="register")
     @limiter.limit(auth_limit, key_func=get_remote_address)
     @blp.arguments(RegisterSchema, example=REGISTER_EXAMPLE)
     @blp.response(201, ProfileSchema)
@@ -73,6 +75,8 @@ def password_guesses(account):
 @blp.route("/auth/login/")
 class LoginView(MethodView):
     # The inner limit is the one the X-RateLimit-* headers describe.
+    @blp.public
+    @blp.doc(operationId="login")
     @password_guesses(service.login_account)
     @limiter.limit(auth_limit, key_func=get_remote_address)
     @blp.arguments(LoginSchema, example={"username": "alice", "password": "correct horse battery"})
@@ -88,6 +92,8 @@ class LoginView(MethodView):
 
 @blp.route("/auth/refresh/")
 class RefreshView(MethodView):
+    @blp.public
+    @blp.doc(operationId="refreshTokens")
     @limiter.limit(auth_limit, key_func=get_remote_address)
     @blp.arguments(RefreshSchema)
     @blp.response(200, TokensSchema)
@@ -103,6 +109,7 @@ class RefreshView(MethodView):
 @blp.route("/auth/logout/")
 class LogoutView(MethodView):
     @blp.login_required
+    @blp.doc(operationId="logout")
     @blp.arguments(LogoutSchema, required=False)
     @blp.response(204)
     def post(self, data):
@@ -113,12 +120,14 @@ class LogoutView(MethodView):
 @blp.route("/auth/profile/")
 class ProfileView(MethodView):
     @blp.login_required
+    @blp.doc(operationId="getProfile")
     @blp.response(200, ProfileSchema)
     def get(self):
         """My own account"""
         return service.account(current_user)
 
     @blp.login_required
+    @blp.doc(operationId="updateProfile")
     @password_guesses(service.profile_account)
     @blp.arguments(ProfileUpdateSchema)
     @blp.response(200, ProfileSchema)
@@ -131,6 +140,7 @@ class ProfileView(MethodView):
 @blp.route("/users/")
 class UserViews(MethodView):
     @blp.login_required
+    @blp.doc(operationId="searchUsers", tags=["users"])
     @blp.arguments(UserSearchArgsSchema, location="query")
     @blp.response(200, UserPageSchema)
     def get(self, args):

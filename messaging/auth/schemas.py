@@ -39,27 +39,35 @@ class PasswordField(fields.String):
 
 
 class UserSchema(Schema):
-    """A user as anybody sees them (never with the email)."""
+    """A user as anybody sees them (never with the email); an answer, all fields always there."""
 
-    id = fields.UUID(dump_only=True)
-    username = fields.String(
-        required=True, validate=USERNAME, metadata={"example": "alice"}
+    id = fields.UUID(required=True)
+    username = fields.String(required=True, metadata={"example": "alice"})
+    first_name = fields.String(
+        required=True, metadata={"example": "Alice", "description": "May be empty."}
     )
-    first_name = fields.String(validate=NAME, metadata={"example": "Alice"})
-    last_name = fields.String(validate=NAME, metadata={"example": "Liddell"})
-    created_at = UTCDateTime(dump_only=True)
+    last_name = fields.String(
+        required=True, metadata={"example": "Liddell", "description": "May be empty."}
+    )
+    created_at = UTCDateTime(required=True)
 
 
 class ProfileSchema(UserSchema):
     """A user as they see themselves."""
 
+    email = fields.Email(required=True, metadata={"example": "alice@example.com"})
+
+
+class RegisterSchema(Schema):
+    """A new account: what the client chooses, nothing the server makes."""
+
+    username = fields.String(required=True, validate=USERNAME, metadata={"example": "alice"})
     email = fields.Email(
         required=True, validate=validate.Length(max=254), metadata={"example": "alice@example.com"}
     )
-
-
-class RegisterSchema(ProfileSchema):
     password = PasswordField(required=True, metadata={"example": "correct horse battery"})
+    first_name = fields.String(validate=NAME, metadata={"example": "Alice"})
+    last_name = fields.String(validate=NAME, metadata={"example": "Liddell"})
 
 
 class ProfileUpdateSchema(Schema):
@@ -104,12 +112,16 @@ class LogoutSchema(Schema):
 
 
 class TokensSchema(Schema):
-    access = fields.String(metadata={"description": "Access token: `Authorization: Bearer ...`."})
-    refresh = fields.String(metadata={"description": "Refresh token, for /api/auth/refresh/."})
+    access = fields.String(
+        required=True, metadata={"description": "Access token: `Authorization: Bearer ...`."}
+    )
+    refresh = fields.String(
+        required=True, metadata={"description": "Refresh token, for /api/auth/refresh/."}
+    )
 
 
 class LoginResponseSchema(TokensSchema):
-    user = fields.Nested(ProfileSchema)
+    user = fields.Nested(ProfileSchema, required=True)
 
 
 class UserSearchArgsSchema(PageArgsSchema):
@@ -121,4 +133,4 @@ class UserSearchArgsSchema(PageArgsSchema):
 
 
 class UserPageSchema(PageSchema):
-    results = fields.List(fields.Nested(UserSchema))
+    results = fields.List(fields.Nested(UserSchema), required=True)

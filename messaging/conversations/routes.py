@@ -20,10 +20,24 @@ blp = Blueprint(
 
 CREATE_EXAMPLE = {"participants": ["7d0f1c1e-8a73-4a3c-9a55-2f7e8c1d0b6a"], "title": None}
 
+# OpenAPI links: where a new conversation's id is used next. Generated clients
+# show them, and schemathesis follows them to reach these routes with real ids.
+CONVERSATION_LINKS = {
+    operation_id: {
+        "operationId": operation_id,
+        "parameters": {"conversation_id": "$response.body#/id"},
+    }
+    for operation_id in (
+        "getConversation", "replaceConversation", "updateConversation", "deleteConversation",
+        "leaveConversation", "markConversationRead", "listMessages", "sendMessage",
+    )
+}
+
 
 @blp.route("/")
 class ConversationViews(MethodView):
     @blp.login_required
+    @blp.doc(operationId="listConversations")
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, ConversationPageSchema)
     def get(self, args):
@@ -32,6 +46,10 @@ class ConversationViews(MethodView):
         return as_json(page)
 
     @blp.login_required
+    @blp.doc(
+        operationId="createConversation",
+        responses={201: {"links": CONVERSATION_LINKS}, 200: {"links": CONVERSATION_LINKS}},
+    )
     @blp.arguments(ConversationCreateSchema, example=CREATE_EXAMPLE)
     @blp.response(201, ConversationSchema)
     @blp.alt_response(200, schema=ConversationSchema, success=True,
@@ -54,6 +72,7 @@ class ConversationViews(MethodView):
 @blp.route("/<uuid:conversation_id>/")
 class ConversationByIdViews(MethodView):
     @blp.login_required
+    @blp.doc(operationId="getConversation")
     @blp.response(200, ConversationSchema)
     @blp.errors(404)
     def get(self, conversation_id):
@@ -61,6 +80,7 @@ class ConversationByIdViews(MethodView):
         return service.conversation_answer(conversation_id, current_user)
 
     @blp.login_required
+    @blp.doc(operationId="replaceConversation")
     @blp.arguments(ConversationReplaceSchema)
     @blp.response(200, ConversationSchema)
     @blp.errors(403, 404, 409)
@@ -74,6 +94,7 @@ class ConversationByIdViews(MethodView):
         return self._update(conversation_id, data)
 
     @blp.login_required
+    @blp.doc(operationId="updateConversation")
     @blp.arguments(ConversationUpdateSchema)
     @blp.response(200, ConversationSchema)
     @blp.errors(403, 404, 409)
@@ -91,6 +112,7 @@ class ConversationByIdViews(MethodView):
         return service.conversation_answer(conversation_id, current_user)
 
     @blp.login_required
+    @blp.doc(operationId="deleteConversation")
     @blp.response(204)
     @blp.errors(403, 404)
     def delete(self, conversation_id):
@@ -102,6 +124,7 @@ class ConversationByIdViews(MethodView):
 @blp.route("/<uuid:conversation_id>/leave/")
 class LeaveView(MethodView):
     @blp.login_required
+    @blp.doc(operationId="leaveConversation")
     @blp.response(204)
     @blp.errors(404)
     def post(self, conversation_id):
@@ -117,6 +140,7 @@ class LeaveView(MethodView):
 @blp.route("/<uuid:conversation_id>/read/")
 class ReadMarkerView(MethodView):
     @blp.login_required
+    @blp.doc(operationId="markConversationRead")
     @blp.arguments(ReadMarkerSchema, example={"message_id": "0b9f0a7e-6c1e-4c44-9b8f-1e2d3c4b5a69"})
     @blp.response(200, ConversationSchema)
     @blp.errors(404)

@@ -15,31 +15,45 @@ TITLE = validate.Length(max=255)
 USER_IDS = validate.Length(1, 100, error="Between 1 and 100 user ids.")
 
 
+# Answers only: every field is `required` (always present), so that generated
+# clients type none of them as optional.
+
+
 class MemberSchema(Schema):
-    id = fields.UUID()
-    username = fields.String(metadata={"example": "bob"})
-    first_name = fields.String()
-    last_name = fields.String()
+    id = fields.UUID(required=True)
+    username = fields.String(required=True, metadata={"example": "bob"})
+    first_name = fields.String(required=True, metadata={"description": "May be empty."})
+    last_name = fields.String(required=True, metadata={"description": "May be empty."})
 
 
 class ConversationSchema(Schema):
-    id = fields.UUID()
-    title = fields.String(allow_none=True, metadata={"example": "Weekend plans"})
-    participants = fields.List(fields.Nested(MemberSchema))
-    owner_id = fields.UUID()
-    is_direct = fields.Boolean(
-        metadata={"description": "Between exactly two people, created without a title."}
+    id = fields.UUID(required=True)
+    title = fields.String(
+        required=True, allow_none=True,
+        metadata={"example": "Weekend plans", "description": "Null if it has none."},
     )
-    created_at = UTCDateTime()
-    last_message = fields.Nested(MessageSchema, allow_none=True)
-    last_message_at = UTCDateTime(allow_none=True)
+    participants = fields.List(fields.Nested(MemberSchema), required=True)
+    owner_id = fields.UUID(required=True)
+    is_direct = fields.Boolean(
+        required=True,
+        metadata={"description": "Between exactly two people, created without a title."},
+    )
+    created_at = UTCDateTime(required=True)
+    last_message = fields.Nested(
+        MessageSchema, required=True, allow_none=True,
+        metadata={"description": "The newest message, or null if there is none."},
+    )
+    last_message_at = UTCDateTime(
+        required=True, allow_none=True, metadata={"description": "Null if there is no message."}
+    )
     unread_count = fields.Integer(
-        metadata={"description": "Messages from others after my read marker (1000 means 1000+)."}
+        required=True,
+        metadata={"description": "Messages from others after my read marker (1000 means 1000+)."},
     )
 
 
 class ConversationPageSchema(PageSchema):
-    results = fields.List(fields.Nested(ConversationSchema))
+    results = fields.List(fields.Nested(ConversationSchema), required=True)
 
 
 def member_json(id, username, first_name, last_name) -> dict:  # noqa: A002 - the field's name

@@ -23,10 +23,30 @@ blp = Blueprint(
     description="Messages in a conversation.",
 )
 
+# OpenAPI links: where a new message's id is used next (see CONVERSATION_LINKS).
+MESSAGE_LINKS = {
+    operation_id: {
+        "operationId": operation_id,
+        "parameters": {
+            "conversation_id": "$response.body#/conversation_id",
+            "message_id": "$response.body#/id",
+        },
+    }
+    for operation_id in ("getMessage", "replaceMessage", "editMessage", "deleteMessage")
+}
+MESSAGE_LINKS["listMessagesSince"] = {
+    "operationId": "listMessages",
+    "parameters": {
+        "conversation_id": "$response.body#/conversation_id",
+        "since": "$response.body#/id",
+    },
+}
+
 
 @blp.route("/")
 class MessageViews(MethodView):
     @blp.login_required
+    @blp.doc(operationId="listMessages")
     @blp.arguments(MessageListArgsSchema, location="query")
     @blp.response(200, MessagePageSchema)
     @blp.errors(404)
@@ -44,6 +64,7 @@ class MessageViews(MethodView):
         return as_json(page)
 
     @blp.login_required
+    @blp.doc(operationId="sendMessage", responses={201: {"links": MESSAGE_LINKS}})
     @limiter.limit(send_limit)
     @blp.arguments(IdempotencyKeySchema, location="headers")
     @blp.arguments(MessageBodySchema, example={"content": "Hey, how are you?"})
@@ -64,6 +85,7 @@ class MessageViews(MethodView):
 @blp.route("/<uuid:message_id>/")
 class MessageByIdViews(MethodView):
     @blp.login_required
+    @blp.doc(operationId="getMessage")
     @blp.response(200, MessageSchema)
     @blp.errors(404)
     def get(self, conversation_id, message_id):
@@ -72,6 +94,7 @@ class MessageByIdViews(MethodView):
         return service.message_or_404(conversation_id, message_id)
 
     @blp.login_required
+    @blp.doc(operationId="replaceMessage")
     @blp.arguments(MessageBodySchema)
     @blp.response(200, MessageSchema)
     @blp.errors(403, 404)
@@ -80,6 +103,7 @@ class MessageByIdViews(MethodView):
         return self._edit(conversation_id, message_id, data["content"])
 
     @blp.login_required
+    @blp.doc(operationId="editMessage")
     @blp.arguments(MessageBodySchema)
     @blp.response(200, MessageSchema)
     @blp.errors(403, 404)
@@ -94,6 +118,7 @@ class MessageByIdViews(MethodView):
         return service.edit_message(message, current_user, content)
 
     @blp.login_required
+    @blp.doc(operationId="deleteMessage")
     @blp.response(204)
     @blp.errors(403, 404)
     def delete(self, conversation_id, message_id):

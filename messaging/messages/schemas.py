@@ -17,15 +17,24 @@ MAX_CONTENT = 4000
 MAX_SENT = 2 * MAX_CONTENT
 
 
+CONTENT_RULE = (
+    f"1 to {MAX_CONTENT} characters once surrounding whitespace is trimmed (it is stored "
+    "trimmed), and not blank: text of only whitespace and invisible format characters "
+    f"(U+200B, U+FEFF, U+2060...) is refused. With the whitespace, at most {MAX_SENT} "
+    "characters may be sent."
+)
+
+
 class Content(fields.String):
     """Message text: 1 to 4000 characters once surrounding blanks are stripped (and stored so).
 
     What is sent may carry more blanks around it, but never more than 8000
-    characters in all: the spec's maxLength is that outer bound.
+    characters in all: the spec's maxLength is that outer bound, and its
+    description states the rule (CONTENT_RULE), which JSON Schema cannot.
     """
 
     def __init__(self, **kwargs):
-        limits = {"minLength": 1, "maxLength": MAX_SENT}
+        limits = {"minLength": 1, "maxLength": MAX_SENT, "description": CONTENT_RULE}
         super().__init__(metadata={**limits, **kwargs.pop("metadata", {})}, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -45,22 +54,31 @@ def is_blank(text: str) -> bool:
     return all(char.isspace() or unicodedata.category(char) == "Cf" for char in text)
 
 
+# Answers only: every field is `required` (always present), so that generated
+# clients type none of them as optional.
+
+
 class SenderSchema(Schema):
-    id = fields.UUID()
-    username = fields.String(metadata={"example": "alice"})
+    id = fields.UUID(required=True)
+    username = fields.String(required=True, metadata={"example": "alice"})
 
 
 class MessageSchema(Schema):
-    id = fields.UUID()
-    conversation_id = fields.UUID()
-    sender = fields.Nested(SenderSchema)
-    content = fields.String(metadata={"example": "Hey, how are you?"})
-    created_at = UTCDateTime()
-    edited_at = UTCDateTime(allow_none=True)
+    id = fields.UUID(required=True)
+    conversation_id = fields.UUID(required=True)
+    sender = fields.Nested(SenderSchema, required=True)
+    content = fields.String(
+        required=True,
+        metadata={"example": "Hey, how are you?", "description": f"1 to {MAX_CONTENT} characters."},
+    )
+    created_at = UTCDateTime(required=True)
+    edited_at = UTCDateTime(
+        required=True, allow_none=True, metadata={"description": "Null until it is edited."}
+    )
 
 
 class MessagePageSchema(PageSchema):
-    results = fields.List(fields.Nested(MessageSchema))
+    results = fields.List(fields.Nested(MessageSchema), required=True)
 
 
 def message_columns(message, sender, prefix: str = "") -> list:
