@@ -10,6 +10,7 @@
 """
 import base64
 import json
+import sys
 
 import pytest
 from helpers import PASSWORD, assert_error
@@ -76,6 +77,18 @@ def test_deeply_nested_login_answers_400_with_rate_limits_on(make_app):
 def test_deeply_nested_value_inside_an_object_answers_400(client, alice, conversation):
     url = f"/conversations/{conversation['conversation']}/messages/"
     response = post_raw(client, "POST", url, '{"content": ' + DEEP + "}", alice.headers)
+    assert_error(response, 400)
+
+
+def test_deep_nesting_answers_400_whatever_the_recursion_limit(client, alice, conversation):
+    # Some libraries raise the limit (hypothesis does): the parser must not rely on it.
+    url = f"/conversations/{conversation['conversation']}/messages/"
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)
+    try:
+        response = post_raw(client, "POST", url, '{"content": ' + DEEP + "}", alice.headers)
+    finally:
+        sys.setrecursionlimit(limit)
     assert_error(response, 400)
 
 
