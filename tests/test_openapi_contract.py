@@ -273,6 +273,15 @@ def test_a_sent_message_links_to_every_operation_on_it(operations):
     assert links["listMessagesSince"]["parameters"]["since"] == "$response.body#/id"
 
 
+def test_a_new_user_links_to_starting_a_conversation_with_them(operations):
+    _, _, register = operations["register"]
+    link = link_targets(register, "201")["startConversation"]
+    assert link == {
+        "operationId": "createConversation",
+        "requestBody": {"participants": ["$response.body#/id"]},
+    }
+
+
 def test_every_link_names_parameters_its_operation_has(spec, operations):
     for _, _, operation in operations.values():
         for response in operation["responses"].values():
@@ -280,7 +289,7 @@ def test_every_link_names_parameters_its_operation_has(spec, operations):
                 method, path, target = operations[link["operationId"]]
                 names = {p["name"] for p in spec["paths"][path].get("parameters", [])}
                 names |= {p["name"] for p in target.get("parameters", [])}
-                assert set(link["parameters"]) <= names, link
+                assert set(link.get("parameters", {})) <= names, link
 
 
 # The cursors at work: a generated client follows a page with `cursor=next_cursor`.

@@ -36,10 +36,20 @@ REGISTER_EXAMPLE = {
 }
 
 
+# OpenAPI link: a new user is someone to start a conversation with. (Schemathesis'
+# stateful phase follows it; the ids it makes up for participants name nobody.)
+NEW_USER_LINKS = {
+    "startConversation": {
+        "operationId": "createConversation",
+        "requestBody": {"participants": ["$response.body#/id"]},
+    },
+}
+
+
 @blp.route("/auth/register/")
 class RegisterView(MethodView):
     @blp.public
-    @blp.doc(operationId="register")
+    @blp.doc(operationId="register", responses={201: {"links": NEW_USER_LINKS}})
     @limiter.limit(auth_limit, key_func=get_remote_address)
     @blp.arguments(RegisterSchema, example=REGISTER_EXAMPLE)
     @blp.response(201, ProfileSchema)
