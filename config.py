@@ -95,6 +95,21 @@ class Config:
     )
     # Per user, on sending messages.
     RATELIMIT_SEND = os.environ.get("RATELIMIT_SEND", "60 per minute")
+    # Per user, on typing notices (a client sends one every few seconds while typing).
+    RATELIMIT_TYPING = os.environ.get("RATELIMIT_TYPING", "30 per minute")
+
+    # The event stream (GET /api/events/). A client may resume from a position this
+    # many seconds old; older events are dropped and such a client is told to resync.
+    EVENTS_RETENTION = env_int("EVENTS_RETENTION", 24 * 3600)
+    # A comment line this often, so that proxies keep an idle stream open.
+    EVENTS_HEARTBEAT = env_int("EVENTS_HEARTBEAT", 15)
+    # How often each worker looks for events committed by others (Redis wakes it sooner).
+    EVENTS_POLL_INTERVAL = float(os.environ.get("EVENTS_POLL_INTERVAL", 0.25))
+    # Open streams, per user and per worker process (each holds one of its threads).
+    EVENTS_STREAMS_PER_USER = env_int("EVENTS_STREAMS_PER_USER", 5)
+    EVENTS_STREAMS_PER_WORKER = env_int("EVENTS_STREAMS_PER_WORKER", 24)
+    # A ticket (POST /api/events/ticket/) opens one stream, within this many seconds.
+    EVENTS_TICKET_SECONDS = env_int("EVENTS_TICKET_SECONDS", 30)
 
     API_TITLE = "messaging"
     API_VERSION = "1.0.0"

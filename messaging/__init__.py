@@ -13,6 +13,8 @@ from . import health
 from .auth.routes import blp as auth_blp
 from .conversations.routes import blp as conversations_blp
 from .errors import ErrorDocs, ErrorSchema, register_error_handlers
+from .events.hub import Hub
+from .events.routes import blp as events_blp
 from .extensions import api, cors, db, jwt, limiter, migrate
 from .json_provider import JSONProvider
 from .messages.routes import blp as messages_blp
@@ -72,6 +74,7 @@ def register_extensions(app: Flask) -> None:
         app.extensions["redis"] = redis.Redis.from_url(
             app.config["REDIS_URL"], **app.config["RATELIMIT_STORAGE_OPTIONS"]
         )
+    app.extensions["event_hub"] = Hub(app)  # its thread starts with the first stream
 
 
 def document_api(app: Flask) -> None:
@@ -90,7 +93,7 @@ def document_api(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    for blp in (auth_blp, conversations_blp, messages_blp, health.blp):
+    for blp in (auth_blp, conversations_blp, messages_blp, events_blp, health.blp):
         api.register_blueprint(blp)
     api.spec.tag({"name": "users", "description": "People, by username."})
     # Swagger UI's own files, from the flask-swagger-ui package: /docs/ works offline.

@@ -48,3 +48,7 @@ def count_wrong_password() -> None:
 
 def wrong_password(_response) -> bool:
     return g.get("wrong_password", False)
+
+
+def typing_limit() -> str:
+    return current_app.config["RATELIMIT_TYPING"]

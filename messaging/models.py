@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -184,12 +185,44 @@ class Message(db.Model):
 
 
 class RevokedToken(db.Model):
-    """A token revoked before its expiry (logout, refresh rotation), kept until it expires.
-
-    Used when REDIS_URL is not set; with Redis the same facts live there.
-    """
+    """A token revoked before its expiry (logout, refresh rotation), kept until it expires."""
 
     __tablename__ = "revoked_tokens"
 
     jti: Mapped[str] = mapped_column(String(36), primary_key=True)
     expires_at: Mapped[Timestamp] = mapped_column(index=True)
+
+
+class Event(db.Model):
+    """Something that happened, as the event streams tell it (messaging/events/log.py).
+
+    `position` orders all events in the order their transactions committed, so a
+    client that reconnects with the last position it saw misses nothing. A
+    conversation's events go to its members; a personal one (`user_id` set) to
+    that user alone (e.g. "you were removed").
+    """
+
+    __tablename__ = "events"
+
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    type: Mapped[str] = mapped_column(String(40))
+    conversation_id: Mapped[uuid.UUID | None]
+    user_id: Mapped[uuid.UUID | None]
+    # The event's JSON, as the streams send it.
+    data: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow, index=True)
+
+
+class EventLog(db.Model):
+    """The one row that numbers events: the newest position handed out, and the oldest kept.
+
+    Taking the next position locks this row until the transaction commits, so
+    positions are handed out in commit order (see messaging/events/log.py).
+    """
+
+    __tablename__ = "event_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    head: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Events up to here were dropped (older than EVENTS_RETENTION): too old to resume from.
+    pruned_through: Mapped[int] = mapped_column(BigInteger, default=0)

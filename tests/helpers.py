@@ -1,7 +1,11 @@
 """Assertions and small helpers shared by the test modules."""
+import contextlib
+import http.client
 import json
+import queue
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -66,3 +70,75 @@ def run_at_once(count: int, work) -> list:
     for thread in threads:
         thread.join()
     return results
+
+
+class EventReader:
+    """A Server-Sent Events client in a thread of its own: GET /api/events/ on `base`,
+    and each event, as {"id": int | None, "event": str, "data": dict}, put in `events`."""
+
+    def __init__(self, base: str, token: str | None = None, query: str = "",
+                 last_event_id: int | None = None):
+        host, port = base.removeprefix("http://").split(":")
+        self.connection = http.client.HTTPConnection(host, int(port), timeout=60)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = str(last_event_id)
+        self.connection.request("GET", f"/api/events/{query}", headers=headers)
+        self.response = self.connection.getresponse()
+        self.status = self.response.status
+        self.events: queue.Queue = queue.Queue()
+        self.ended = threading.Event()
+        if self.status == 200:
+            threading.Thread(target=self.read, daemon=True).start()
+        else:
+            self.error = json.loads(self.response.read())
+
+    def read(self) -> None:
+        fields = {}
+        try:
+            for raw in self.response:
+                line = raw.decode().rstrip("\n")
+                if line:
+                    name, _, value = line.partition(": ")
+                    fields[name] = value
+                elif "event" in fields:
+                    self.events.put({
+                        "id": int(fields["id"]) if "id" in fields else None,
+                        "event": fields["event"],
+                        "data": json.loads(fields["data"]),
+                    })
+                    fields = {}
+                else:
+                    fields = {}
+        except (OSError, ValueError, http.client.HTTPException):
+            pass  # closed by close()
+        self.ended.set()
+
+    def next(self, timeout: float = 5) -> dict:
+        """The next event; fails the test if none comes within `timeout` seconds."""
+        try:
+            return self.events.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no event within {timeout} s") from None
+
+    def next_of(self, kind: str, timeout: float = 5) -> dict:
+        """The next event of this type, skipping others."""
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self.next(max(0.01, deadline - time.monotonic()))
+            if event["event"] == kind:
+                return event
+
+    def drain(self, quiet: float = 0.5) -> list[dict]:
+        """Every event until none came for `quiet` seconds."""
+        found = []
+        with contextlib.suppress(AssertionError):
+            while True:
+                found.append(self.next(quiet))
+        return found
+
+    def close(self) -> None:
+        if self.connection.sock is not None:  # not closed already
+            with contextlib.suppress(OSError):
+                self.connection.sock.shutdown(socket.SHUT_RDWR)
+        self.connection.close()

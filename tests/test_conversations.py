@@ -78,8 +78,10 @@ def test_create_answers_201_with_the_conversation(client, alice, bob):
     uuid.UUID(body["id"])
     assert body["title"] is None
     assert sorted(body["participants"], key=lambda m: m["username"]) == [
-        {"id": alice.id, "username": "alice", "first_name": "Alice", "last_name": "Liddell"},
-        {"id": bob.id, "username": "bob", "first_name": "Bob", "last_name": ""},
+        {"id": alice.id, "username": "alice", "first_name": "Alice", "last_name": "Liddell",
+         "last_read_message_id": None},
+        {"id": bob.id, "username": "bob", "first_name": "Bob", "last_name": "",
+         "last_read_message_id": None},
     ]
     assert body["owner_id"] == alice.id
     assert body["is_direct"] is True

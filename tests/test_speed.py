@@ -76,7 +76,8 @@ def count(client, statements, method, url, account, **kwargs) -> int:
         # token + the page with summaries + the members of all its conversations
         ("GET", "/conversations/", None, 3),
         # token + numbering (the row lock) + membership + insert + the members' rows
-        ("POST", "/conversations/{id}/messages/", {"content": "hi"}, 5),
+        # + the event: its position (event_log's row) + its insert
+        ("POST", "/conversations/{id}/messages/", {"content": "hi"}, 7),
         # token + the conversation with its summary + its members
         ("GET", "/conversations/{id}/", None, 3),
         # token + the account

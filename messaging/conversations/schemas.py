@@ -24,6 +24,11 @@ class MemberSchema(Schema):
     username = fields.String(required=True, metadata={"example": "bob"})
     first_name = fields.String(required=True, metadata={"description": "May be empty."})
     last_name = fields.String(required=True, metadata={"description": "May be empty."})
+    last_read_message_id = fields.UUID(
+        required=True, allow_none=True,
+        metadata={"description": "The newest message this member has read (read receipts); "
+                                 "null if none."},
+    )
 
 
 class ConversationSchema(Schema):
@@ -56,9 +61,12 @@ class ConversationPageSchema(PageSchema):
     results = fields.List(fields.Nested(ConversationSchema), required=True)
 
 
-def member_json(id, username, first_name, last_name) -> dict:  # noqa: A002 - the field's name
+def member_json(id, username, first_name, last_name, last_read_message_id) -> dict:  # noqa: A002
     """MemberSchema's shape."""
-    return {"id": id, "username": username, "first_name": first_name, "last_name": last_name}
+    return {
+        "id": id, "username": username, "first_name": first_name, "last_name": last_name,
+        "last_read_message_id": last_read_message_id,
+    }
 
 
 def conversation_json(row, members: list[dict]) -> dict:

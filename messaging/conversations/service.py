@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased, selectinload
 
 from ..auth.tokens import Caller
 from ..errors import invalid
+from ..events.log import emit
 from ..extensions import db, write_lock
 from ..messages.schemas import message_columns
 from ..models import Conversation, Message, Participant, User, as_text, utcnow
@@ -60,13 +61,17 @@ SUMMARIES = (
 )
 MY_CONVERSATIONS = Keyset(SUMMARIES, Participant.last_activity_at, Participant.conversation_id)
 ONE_OF_MINE = SUMMARIES.where(Participant.conversation_id == bindparam("conversation_id"))
-# The members of some conversations, longest-standing first.
+# The members of some conversations, longest-standing first, with the message
+# each has read up to (found by its place in the conversation: its seq).
+_read = aliased(Message)
 MEMBERS = (
     select(
         Participant.conversation_id, as_text(User.id), User.username, User.first_name,
-        User.last_name,
+        User.last_name, as_text(_read.id),
     )
     .join(User, User.id == Participant.user_id)
+    .outerjoin(_read, (_read.conversation_id == Participant.conversation_id)
+               & (_read.seq == Participant.last_read_seq))
     .where(Participant.conversation_id.in_(bindparam("conversation_ids", expanding=True)))
     .order_by(Participant.joined_at, Participant.user_id)
 )
@@ -155,12 +160,36 @@ def list_conversations(user: Caller, limit: int, cursor: str | None) -> dict:
 
 def conversation_answer(conversation_id: uuid.UUID, user: Caller) -> dict:
     """One of my conversations as the API shows it (ConversationSchema's shape); 404 if none."""
-    row = db.session.connection().execute(
-        ONE_OF_MINE, {"user_id": user.id, "conversation_id": conversation_id}
-    ).first()
-    if row is None:  # e.g. deleted, or I left, just now
+    answer = conversation_view(conversation_id, user.id)
+    if answer is None:  # e.g. deleted, or I left, just now
         abort(404, message="Conversation not found.")
-    return conversation_json(row, members([row.id])[row.id])
+    return answer
+
+
+def conversation_view(conversation_id: uuid.UUID, user_id: uuid.UUID) -> dict | None:
+    row = db.session.connection().execute(
+        ONE_OF_MINE, {"user_id": user_id, "conversation_id": conversation_id}
+    ).first()
+    return row and conversation_json(row, members([row.id])[row.id])
+
+
+def tell(kind: str, conversation: Conversation, member_id: uuid.UUID, to=None) -> None:
+    """Emit `kind` with the conversation as it is now (without unread_count: each
+    member has their own), to its members or, with `to`, to those users alone."""
+    db.session.flush()
+    view = conversation_view(conversation.id, member_id)
+    del view["unread_count"]
+    if to is None:
+        emit(kind, view, conversation_id=conversation.id)
+    for user_id in to or ():
+        emit(kind, view, conversation_id=conversation.id, user_id=user_id)
+
+
+def tell_removed(conversation: Conversation, user_ids, reason: str) -> None:
+    """conversation.removed, to each of these users: they see it no more."""
+    for user_id in user_ids:
+        data = {"id": conversation.id, "reason": reason}
+        emit("conversation.removed", data, conversation_id=conversation.id, user_id=user_id)
 
 
 def users_or_422(user_ids: set[uuid.UUID]) -> list[User]:
@@ -204,6 +233,7 @@ def create_conversation(
     ]
     db.session.add(conversation)
     try:
+        tell("conversation.created", conversation, owner.id)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -224,8 +254,13 @@ def rejoin(key: str) -> Conversation | None:
     if conversation is None:
         return None
     present = {participant.user_id for participant in conversation.participants}
-    for user_id in {uuid.UUID(user_id) for user_id in key.split(":")} - present:
+    back = {uuid.UUID(user_id) for user_id in key.split(":")} - present
+    for user_id in back:
         conversation.participants.append(newcomer(conversation, user_id))
+    if back:
+        member = next(iter(back))
+        tell("conversation.created", conversation, member, to=back)
+        tell("conversation.updated", conversation, member)
     db.session.commit()
     return conversation
 
@@ -233,22 +268,29 @@ def rejoin(key: str) -> Conversation | None:
 def update_conversation(conversation: Conversation, user: Caller, data: dict) -> Conversation:
     """Any member may rename; only the owner may change the members."""
     write_lock()
+    added = removed = set()
     if "participants" in data:
-        conversation = set_members(conversation, user, set(data["participants"]))
+        conversation, added, removed = set_members(conversation, user, set(data["participants"]))
     if "title" in data:
         conversation.title = (data["title"] or "").strip() or None
+    if added:
+        tell("conversation.created", conversation, user.id, to=added)
+    tell_removed(conversation, removed, "removed")
+    if db.session.is_modified(conversation) or added or removed:
+        tell("conversation.updated", conversation, user.id)
     db.session.commit()
     return conversation
 
 
 def set_members(
     conversation: Conversation, user: Caller, member_ids: set[uuid.UUID]
-) -> Conversation:
+) -> tuple[Conversation, set[uuid.UUID], set[uuid.UUID]]:
+    """The conversation with these members, and who was added and removed."""
     conversation = lock(conversation, user)
     require_owner(conversation, user)  # after the lock: the owner may have just left
     current = {participant.user_id for participant in conversation.participants}
     if member_ids == current:
-        return conversation
+        return conversation, set(), set()
     if conversation.is_direct:
         abort(409, message="A direct conversation keeps its two members.")
     if conversation.owner_id not in member_ids:
@@ -259,7 +301,7 @@ def set_members(
             conversation.participants.remove(participant)
     for user_id in member_ids - current:
         conversation.participants.append(newcomer(conversation, user_id))
-    return conversation
+    return conversation, member_ids - current, current - member_ids
 
 
 def newcomer(conversation: Conversation, user_id: uuid.UUID) -> Participant:
@@ -298,6 +340,7 @@ def locked(query: Select) -> Conversation | None:
 def delete_conversation(conversation: Conversation, user: Caller) -> None:
     conversation = lock(conversation, user)
     require_owner(conversation, user)
+    tell_removed(conversation, [p.user_id for p in conversation.participants], "deleted")
     db.session.delete(conversation)
     db.session.commit()
 
@@ -306,6 +349,7 @@ def leave(conversation: Conversation, user: Caller) -> None:
     """Leave; ownership passes to the longest-standing member, the last one out deletes it."""
     conversation = lock(conversation, user)
     remaining = [p for p in conversation.participants if p.user_id != user.id]
+    tell_removed(conversation, [user.id], "left")
     if not remaining:
         db.session.delete(conversation)
     else:
@@ -313,6 +357,7 @@ def leave(conversation: Conversation, user: Caller) -> None:
             heir = min(remaining, key=lambda p: (p.joined_at, str(p.user_id)))
             conversation.owner_id = heir.user_id
         conversation.participants = remaining
+        tell("conversation.updated", conversation, remaining[0].user_id)
     db.session.commit()
 
 
@@ -320,7 +365,7 @@ def mark_read(conversation_id: uuid.UUID, user: Caller, message_id: uuid.UUID) -
     """Move my read marker up to this message; never back."""
     seq = seq_of(conversation_id, message_id, user, field="message_id")
     write_lock()
-    db.session.execute(
+    moved = db.session.execute(
         update(Participant)
         .where(
             Participant.conversation_id == conversation_id,
@@ -328,5 +373,8 @@ def mark_read(conversation_id: uuid.UUID, user: Caller, message_id: uuid.UUID) -
             Participant.last_read_seq < seq,
         )
         .values(last_read_seq=seq)
-    )
+    ).rowcount
+    if moved:  # read receipts: the other members (and my other devices) see it
+        data = {"conversation_id": conversation_id, "user_id": user.id, "message_id": message_id}
+        emit("conversation.read", data, conversation_id=conversation_id)
     db.session.commit()

@@ -12,10 +12,11 @@ from sqlalchemy.exc import IntegrityError
 
 from ..auth.tokens import Caller
 from ..conversations.service import is_member, seq_of
+from ..events.log import emit
 from ..extensions import db, write_lock
 from ..models import Conversation, Message, Participant, User, utcnow
 from ..pagination import Keyset
-from .schemas import message_columns, message_json
+from .schemas import MessageSchema, message_columns, message_json
 
 # The statements of the hot routes are built once, here: building one costs more
 # than running it. Each request binds its own values (:conversation_id, ...).
@@ -59,6 +60,9 @@ AFTER_SEND = (
         ),
     )
 )
+
+
+MESSAGE = MessageSchema()
 
 
 def message_or_404(conversation_id: uuid.UUID, message_id: uuid.UUID) -> Message:
@@ -131,18 +135,20 @@ def send_message(
         "idempotency_key": idempotency_key,
         "idempotency_digest": digest(content) if idempotency_key else None,
     }
+    answer = message_json({**message, "sender_username": sender.username, "edited_at": None})
     try:
         connection.execute(INSERT_MESSAGE, message)
         connection.execute(AFTER_SEND, {
             "conversation": conversation_id, "now": now, "sender_id": sender.id, "seq": seq,
         })
+        emit("message.created", answer, conversation_id=conversation_id)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         if not idempotency_key or (sent := sent_with_key(sender, idempotency_key)) is None:
             raise
         return replay(sent, conversation_id, sender, content)
-    return message_json({**message, "sender_username": sender.username, "edited_at": None})
+    return answer
 
 
 def sent_with_key(sender: Caller, idempotency_key: str) -> Message | None:
@@ -185,6 +191,7 @@ def edit_message(message: Message, user: Caller, content: str) -> Message:
     hold(message.conversation_id)
     message.content = content
     message.edited_at = utcnow()
+    emit("message.updated", MESSAGE.dump(message), conversation_id=message.conversation_id)
     db.session.commit()
     return message
 
@@ -204,6 +211,9 @@ def delete_message(message: Message, conversation: Conversation, user: Caller) -
                Conversation.last_message_id == message.id)
         .values(last_message_id=newest_visible(message.conversation_id))
     )
+    tombstone = {"id": message.id, "conversation_id": message.conversation_id,
+                 "deleted_at": message.deleted_at}
+    emit("message.deleted", tombstone, conversation_id=message.conversation_id)
     db.session.commit()
 
 

@@ -1,0 +1,250 @@
+"""Each worker's hub: it reads new events from the log once and hands them to its streams.
+
+One thread per worker process watches the log's head (log.HEAD). It looks when
+this process commits events, when Redis says another worker did (REDIS_URL),
+and every EVENTS_POLL_INTERVAL seconds in any case, so that an event reaches
+every stream within a second with or without Redis, and even if a Redis
+message is lost. When the head has moved, it reads the new events in one query,
+and pushes each to the open streams of this process that may see it: a
+conversation's event to its members, a personal one to its user.
+
+The database stays the only truth: a stream that falls behind, or reconnects,
+reads what it missed from the log itself (stream.py). Typing notices are the
+exception: never stored, they go from hub to hub through Redis (without Redis,
+to the streams of the same worker only).
+"""
+import logging
+import threading
+import uuid
+import weakref
+from collections import deque
+from datetime import timedelta
+
+from flask import Flask, current_app
+from redis import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..extensions import db, write_lock
+from . import log
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "messaging:events"
+BACKLOG = 1000  # events a stream may have waiting; beyond, it reads them from the log
+
+
+class TooManyStreams(Exception):
+    pass
+
+
+class Stream:
+    """One open stream's inbox: events the hub pushed, and a flag to wake its thread."""
+
+    def __init__(self, user_id: uuid.UUID):
+        self.user_id = user_id
+        self.inbox: deque = deque()
+        self.ready = threading.Event()
+        self.behind = False  # the inbox overflowed: read from the log instead
+        self.ended = False  # ended by the hub: a newer stream of the same user took its place
+
+    def push(self, item: tuple) -> None:
+        if len(self.inbox) < BACKLOG:
+            self.inbox.append(item)
+        else:
+            self.behind = True
+        self.ready.set()
+
+
+class Hub:
+    def __init__(self, app: Flask):
+        self.app = app
+        self.config = app.config
+        self.streams: dict[uuid.UUID, list[Stream]] = {}  # each user's, oldest first
+        self.lock = threading.Lock()
+        self.woken = threading.Event()
+        self.position: int | None = None  # the newest event handed out here
+        self.closing = False
+        self.thread: threading.Thread | None = None
+        hubs.add(self)
+
+    # Streams come and go.
+
+    def open(self, user_id: uuid.UUID) -> Stream:
+        """A new stream for `user_id`; TooManyStreams if this worker holds all it may.
+
+        Over the per-user cap, the user's oldest stream here ends: a client whose
+        connection died reconnects before the server can notice (at the next
+        heartbeat), and must not find itself locked out by its own ghost.
+
+        From now on the stream gets every event after the hub's position, which
+        is never ahead of the log's head as the caller reads it next: whatever
+        the caller then replays from the log, nothing falls in between.
+        """
+        if self.position is None:
+            self.position = log.head()[0]
+        self.start()
+        with self.lock:
+            mine = self.streams.setdefault(user_id, [])
+            if len(mine) >= self.config["EVENTS_STREAMS_PER_USER"]:
+                oldest = mine.pop(0)
+                oldest.ended = True
+                oldest.ready.set()
+            if sum(map(len, self.streams.values())) >= self.config["EVENTS_STREAMS_PER_WORKER"]:
+                raise TooManyStreams("This worker holds as many streams as it may.")
+            stream = Stream(user_id)
+            mine.append(stream)
+            return stream
+
+    def close(self, stream: Stream) -> None:
+        with self.lock:
+            mine = self.streams.get(stream.user_id, [])
+            if stream in mine:
+                mine.remove(stream)
+
+    def count(self) -> int:
+        with self.lock:
+            return sum(map(len, self.streams.values()))
+
+    def shut_down(self) -> None:
+        """The worker is stopping: every stream ends now, and its client reconnects elsewhere."""
+        self.closing = True
+        self.woken.set()
+        with self.lock:
+            for streams in self.streams.values():
+                for stream in streams:
+                    stream.ready.set()
+
+    # Events come in.
+
+    def announce(self, head: int) -> None:
+        """This process committed events up to `head`: tell this hub, and the others."""
+        self.woken.set()
+        self.publish({"head": head})
+
+    def typing(self, data: str, recipients: set[uuid.UUID]) -> bool:
+        """Hand a typing notice (its JSON) to the recipients' streams, on every worker,
+        through Redis; False without Redis (or if Redis is away)."""
+        return self.publish({"typing": data, "to": [str(user_id) for user_id in recipients]})
+
+    def deliver_typing(self, data: str, recipients: set[uuid.UUID]) -> None:
+        with self.lock:
+            for user_id in recipients:
+                for stream in self.streams.get(user_id, ()):
+                    stream.push((None, "typing", data))
+
+    def publish(self, message: dict) -> bool:
+        """Send `message` to every hub through Redis; False without Redis (or if it fails)."""
+        redis = self.app.extensions.get("redis")
+        if redis is None:
+            return False
+        try:
+            redis.publish(CHANNEL, self.app.json.dumps(message))
+        except RedisError as error:  # the others will see the head move when they poll
+            logger.warning("could not publish to Redis: %s", error)
+            return False
+        return True
+
+    # The hub's own threads.
+
+    def start(self) -> None:
+        with self.lock:
+            if self.thread is not None:
+                return
+            self.thread = threading.Thread(target=self.run, name="event-hub", daemon=True)
+            self.thread.start()
+            if self.app.extensions.get("redis") is not None:
+                threading.Thread(target=self.listen, name="event-hub-redis", daemon=True).start()
+
+    def run(self) -> None:
+        """Watch the log's head; hand out what is new; now and then, drop old events."""
+        interval = self.config["EVENTS_POLL_INTERVAL"]
+        retention = timedelta(seconds=self.config["EVENTS_RETENTION"])
+        checks_between_prunes = max(1, int(60 / interval))
+        checks = 0
+        while not self.closing:
+            self.woken.wait(interval)
+            self.woken.clear()
+            with self.app.app_context():
+                try:
+                    self.hand_out_new_events()
+                    checks += 1
+                    if checks % checks_between_prunes == 0:
+                        log.prune(retention)
+                except SQLAlchemyError as error:  # the database is away: try again soon
+                    db.session.rollback()
+                    logger.warning("event hub could not read the log: %s", error)
+
+    def hand_out_new_events(self) -> None:
+        head, _ = log.head()
+        self.position = min(self.position, head)  # a database restored from a backup
+        while self.position < head:
+            events = log.events_after(self.position)
+            if not events:  # dropped as too old while this hub was away: streams resync
+                self.position = head
+                break
+            members = log.members_of({e.conversation_id for e in events if e.user_id is None})
+            with self.lock:
+                for position, kind, conversation_id, user_id, data in events:
+                    audience = {user_id} if user_id else members.get(conversation_id, ())
+                    for user in audience:
+                        for stream in self.streams.get(user, ()):
+                            stream.push((position, kind, data))
+                self.position = events[-1].position
+        db.session.remove()  # no connection kept between looks
+
+    def listen(self) -> None:
+        """Redis: wake up when another worker commits; take its typing notices."""
+        redis = self.app.extensions["redis"]
+        while not self.closing:
+            try:
+                pubsub = redis.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(CHANNEL)
+                while not self.closing:
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        self.hear(self.app.json.loads(message["data"]))
+            except RedisError as error:  # polling carries on meanwhile
+                logger.warning("event hub lost Redis, retrying: %s", error)
+                threading.Event().wait(1)
+
+    def hear(self, message: dict) -> None:
+        if "head" in message:
+            self.woken.set()
+        elif "typing" in message:
+            recipients = {uuid.UUID(user_id) for user_id in message["to"]}
+            self.deliver_typing(message["typing"], recipients)
+
+
+def hub() -> Hub:
+    """This process's hub for the current app."""
+    return current_app.extensions["event_hub"]
+
+
+# Every hub of this process, for shut_down_all() (gunicorn.conf.py calls it on SIGTERM).
+hubs: "weakref.WeakSet[Hub]" = weakref.WeakSet()
+
+
+def shut_down_all() -> None:
+    for each in list(hubs):
+        each.shut_down()
+
+
+def announce(head: int) -> None:
+    hub().announce(head)
+
+
+def typing(conversation_id: uuid.UUID, user) -> None:
+    """`user` (a Caller) is typing in this conversation: tell its other members.
+
+    Through Redis, it is never stored. Without Redis, the workers share nothing
+    but the database: the notice goes through the log like any event, and the
+    streams never replay it (log.MINE_AFTER), so it is only ever seen live.
+    """
+    recipients = log.members_of({conversation_id})[conversation_id] - {user.id}
+    data = {"conversation_id": conversation_id, "user": {"id": user.id, "username": user.username}}
+    if hub().typing(current_app.json.dumps(data), recipients):
+        return
+    write_lock()
+    for user_id in recipients:
+        log.emit("typing", data, conversation_id=conversation_id, user_id=user_id)
+    db.session.commit()

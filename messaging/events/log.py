@@ -1,0 +1,160 @@
+"""The event log: what happened, numbered in the order it was committed.
+
+A client that lost its connection comes back with the position of the last
+event it saw, and must get exactly what came after it. "Every event with a
+position above N" is only right if positions are handed out in the order
+transactions commit. An autoincrement id is not: two transactions take ids 7
+and 8, 8 commits first, a reader sees 8, moves its position there, and never
+sees 7 (on PostgreSQL this happens every day under load).
+
+So a transaction that records events takes their positions from one row,
+event_log.head, as the last thing it does before it commits:
+
+    UPDATE event_log SET head = head + <number of events> RETURNING head
+
+That row stays locked until the transaction ends: the next one waits, and gets
+its positions only after the first has committed (or rolled back, giving them
+back). Positions are handed out in commit order, with no gaps, and a reader
+that has seen position N has seen everything before N. The row is held for
+that UPDATE, one INSERT and the COMMIT only. (On SQLite, writing transactions
+take turns anyway.)
+
+Services describe what happened with emit(). The events are written when the
+session commits (before_commit below), and this process's hub is told right
+after (after_commit); the other workers hear of it from Redis, or see the head
+move when they poll.
+"""
+import uuid
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import and_, bindparam, delete, event, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from ..extensions import db, write_lock
+from ..models import Event, EventLog, Participant, utcnow
+from . import hub
+
+# Built once (see pagination.Keyset): they run with every write and every wake.
+TAKE_POSITIONS = (
+    update(EventLog)
+    .where(EventLog.id == 1)
+    .values(head=EventLog.head + bindparam("count"))
+    .returning(EventLog.head)
+)
+INSERT_EVENTS = insert(Event)
+HEAD = select(EventLog.head, EventLog.pruned_through).where(EventLog.id == 1)
+AFTER = (
+    select(Event.position, Event.type, Event.conversation_id, Event.user_id, Event.data)
+    .where(Event.position > bindparam("after"))
+    .order_by(Event.position)
+    .limit(bindparam("limit"))
+)
+# What one user may see of them: their own, and those of the conversations they are
+# in; but no typing notices (hub.typing), which are old news when replayed.
+MINE_AFTER = AFTER.where(
+    Event.type != "typing",
+    or_(
+        Event.user_id == bindparam("user_id"),
+        and_(
+            Event.user_id.is_(None),
+            Event.conversation_id.in_(
+                select(Participant.conversation_id)
+                .where(Participant.user_id == bindparam("user_id"))
+            ),
+        ),
+    )
+)
+
+
+def emit(kind: str, data: dict, *, conversation_id: uuid.UUID | None = None,
+         user_id: uuid.UUID | None = None) -> None:
+    """Record that `kind` happened, when this request's transaction commits.
+
+    A conversation's event goes to whoever is a member when a stream reads it;
+    with `user_id`, to that user alone (say, a member who was just removed).
+    """
+    db.session().info.setdefault("events", []).append({
+        "type": kind,
+        "conversation_id": conversation_id,
+        "user_id": user_id,
+        "data": current_app.json.dumps(data),
+    })
+
+
+@event.listens_for(Session, "before_commit")
+def write_events(session: Session) -> None:
+    pending = session.info.pop("events", None)
+    if not pending:
+        return
+    session.flush()  # the transaction's own changes first, the log's lock last
+    connection = session.connection()
+    head = connection.execute(TAKE_POSITIONS, {"count": len(pending)}).scalar_one()
+    now = utcnow()
+    first = head - len(pending) + 1
+    connection.execute(INSERT_EVENTS, [
+        {**pending_event, "position": first + i, "created_at": now}
+        for i, pending_event in enumerate(pending)
+    ])
+    session.info["committed_head"] = head
+
+
+@event.listens_for(Session, "after_commit")
+def announce_events(session: Session) -> None:
+    head = session.info.pop("committed_head", None)
+    if head is not None:
+        hub.announce(head)
+
+
+@event.listens_for(Session, "after_rollback")
+def forget_events(session: Session) -> None:
+    session.info.pop("events", None)
+    session.info.pop("committed_head", None)
+
+
+def head() -> tuple[int, int]:
+    """(the newest position, the newest one dropped as too old)."""
+    return tuple(db.session.connection().execute(HEAD).one())
+
+
+def events_after(position: int, limit: int = 500) -> list:
+    """Up to `limit` events after `position`, in order.
+
+    Rows of (position, type, conversation_id, user_id, data).
+    """
+    return db.session.connection().execute(AFTER, {"after": position, "limit": limit}).all()
+
+
+def events_for(user_id: uuid.UUID, position: int, limit: int = 500) -> list:
+    """As events_after(), but only those `user_id` may see now."""
+    return db.session.connection().execute(
+        MINE_AFTER, {"user_id": user_id, "after": position, "limit": limit}
+    ).all()
+
+
+def members_of(conversation_ids: set[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUID]]:
+    """The members of each of these conversations, now."""
+    found = {conversation_id: set() for conversation_id in conversation_ids}
+    if conversation_ids:
+        rows = db.session.connection().execute(
+            select(Participant.conversation_id, Participant.user_id)
+            .where(Participant.conversation_id.in_(conversation_ids))
+        )
+        for conversation_id, user_id in rows:
+            found[conversation_id].add(user_id)
+    return found
+
+
+def prune(older_than: timedelta) -> None:
+    """Drop the events older than `older_than`; positions up to them are too old to resume."""
+    cutoff = utcnow() - older_than
+    last = db.session.scalar(select(func.max(Event.position)).where(Event.created_at < cutoff))
+    if last is None:
+        return
+    write_lock()
+    db.session.execute(
+        update(EventLog).where(EventLog.id == 1, EventLog.pruned_through < last)
+        .values(pruned_through=last)
+    )
+    db.session.execute(delete(Event).where(Event.position <= last))
+    db.session.commit()

@@ -1,0 +1,90 @@
+"""Event views: the stream, its tickets, and typing notices."""
+from flask import Response, current_app, request
+from flask.views import MethodView
+from flask_jwt_extended import current_user, get_jwt, verify_jwt_in_request
+from flask_smorest import abort
+
+from ..auth.tokens import token_user
+from ..blueprint import Blueprint
+from ..conversations.service import member_or_404
+from ..errors import invalid
+from ..extensions import limiter
+from ..limits import typing_limit
+from . import tickets
+from .hub import TooManyStreams, hub, typing
+from .schemas import StreamArgsSchema, TicketSchema
+from .stream import EventStream
+
+blp = Blueprint("events", __name__, description="Live events (Server-Sent Events).")
+
+
+@blp.route("/api/events/")
+class EventsView(MethodView):
+    @blp.arguments(StreamArgsSchema, location="query")
+    @blp.doc(operationId="streamEvents", security=[{"bearerAuth": []}, {}])
+    @blp.response(200, content_type="text/event-stream", description=(
+        "A stream of events (README, \"Live events\"): `id:` is the position to resume "
+        "from, `event:` the type, `data:` its JSON."
+    ))
+    @blp.errors(401, 422, 429)
+    def get(self, args):
+        """Open my event stream (Authorization: Bearer, or ?ticket=)
+
+        Resume with the header Last-Event-ID (EventSource sends it by itself) or
+        `?after=`: every event after that position comes first, in order.
+        """
+        grant = tickets.redeem(args["ticket"]) if "ticket" in args else bearer_grant()
+        user = token_user(grant)
+        if user is None:
+            abort(401, message="Token has been revoked.")
+        try:
+            stream = hub().open(user.id)
+        except TooManyStreams as error:
+            abort(429, message=str(error))
+        events = EventStream(current_app._get_current_object(), stream, grant, position(args))
+        return Response(events, mimetype="text/event-stream", headers={
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",  # nginx: pass each event on at once
+        })
+
+
+def bearer_grant() -> dict:
+    """The access token's sub, ver, jti and exp (flask-jwt-extended checks it)."""
+    verify_jwt_in_request()
+    return {key: get_jwt()[key] for key in ("sub", "ver", "jti", "exp")}
+
+
+def position(args: dict) -> int | None:
+    """Where to resume: Last-Event-ID, else ?after=, else None (from now on)."""
+    header = request.headers.get("Last-Event-ID")
+    if header is None:
+        return args.get("after")
+    if not header.isdigit() or int(header) >= 2**63:
+        invalid("Last-Event-ID", "Not an event id.", location="headers")
+    return int(header)
+
+
+@blp.route("/api/events/ticket/")
+class TicketView(MethodView):
+    @blp.login_required
+    @blp.doc(operationId="createEventTicket")
+    @blp.response(201, TicketSchema)
+    def post(self):
+        """A ticket to open my stream with ?ticket= (single use, valid for seconds)"""
+        return tickets.issue(get_jwt())
+
+
+@blp.route("/conversations/<uuid:conversation_id>/typing/")
+class TypingView(MethodView):
+    @blp.login_required
+    @limiter.limit(typing_limit)
+    @blp.doc(operationId="sendTyping")
+    @blp.response(204)
+    @blp.errors(404, 429)
+    def post(self, conversation_id):
+        """Tell the other members I am typing (a `typing` event; never stored)
+
+        Send it every few seconds while typing; clients show it for about 5 s.
+        """
+        member_or_404(conversation_id, current_user)
+        typing(conversation_id, current_user)
