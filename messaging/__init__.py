@@ -9,7 +9,7 @@ from flask import Blueprint, Flask
 
 from config import Config, config_for_environment
 
-from . import health
+from . import app_page, health
 from .auth.routes import blp as auth_blp
 from .conversations.routes import blp as conversations_blp
 from .errors import ErrorDocs, ErrorSchema, register_error_handlers
@@ -104,3 +104,4 @@ def register_blueprints(app: Flask) -> None:
         static_url_path="/docs/static",
     )
     app.register_blueprint(swagger_ui)
+    app.register_blueprint(app_page.blp)  # /app/: the example client, no API operation
