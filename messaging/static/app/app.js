@@ -127,6 +127,7 @@ function showLogin(message) {
   state.conversations.clear();
   closeConversation();
   $("#conversations").replaceChildren();
+  $("#connection").textContent = "connecting…";
   $("#chat").hidden = true;
   $("#login").hidden = false;
   showError(message ? { message } : null);
@@ -343,6 +344,8 @@ const handlers = {
   "message.created"(message) {
     const conversation = state.conversations.get(message.conversation_id);
     if (!conversation) return reloadEverything();  // one we have not loaded
+    // Had it already: the answer to my send, or the REST load of a new stream.
+    if (conversation.last_message?.id === message.id) return;
     const fromOthers = message.sender.id !== state.me.id;
     if (fromOthers) conversation.unread_count += 1;
     messageArrived(message);
