@@ -38,10 +38,11 @@ clean:
 # Benchmarks (bench/README.md); options go through ARGS, e.g. make bench ARGS="--duration 5".
 # BENCH_DATABASE_URL=postgresql://…/bench runs them on PostgreSQL (that database is emptied).
 # make bench: gunicorn + wrk scenarios; make bench-scale: routes at 1,000 vs 1,000,000 rows;
-# make bench-logins: send latency alone and during a storm of logins.
+# make bench-logins: send latency alone and during a storm of logins;
+# make bench-events: live-event latency with 200 open streams, and memory per stream.
 ARGS ?=
 
-.PHONY: bench bench-scale bench-logins
+.PHONY: bench bench-scale bench-logins bench-events
 
 bench: install
 	$(BIN)/python -m bench.http_bench $(ARGS)
@@ -51,3 +52,6 @@ bench-scale: install
 
 bench-logins: install
 	$(BIN)/python -m bench.login_storm $(ARGS)
+
+bench-events: install
+	$(BIN)/python -m bench.events_bench $(ARGS)
