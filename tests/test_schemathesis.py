@@ -21,7 +21,7 @@ from helpers import PASSWORD
 
 TESTS = Path(__file__).parent
 # Long enough for the stateful phase to chain links several deep; each CI run has two.
-TIME_BUDGET = "45"
+TIME_BUDGET = "30"
 
 
 def test_schemathesis_finds_nothing_wrong_in_any_phase(make_server, make_account, tmp_path):
