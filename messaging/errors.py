@@ -101,6 +101,11 @@ def invalid(field: str, message: str, location: str = "json") -> NoReturn:
 
 
 MESSAGES = {"type": "array", "items": {"type": "string"}}
+# The errors found in one place (`json`, `query`...): messages for the whole of it,
+# or per field, each field's messages or (a list, a nested object) more of the same.
+ERRORS_IN_ONE_PLACE = {"anyOf": [MESSAGES, {"type": "object", "additionalProperties": {
+    "anyOf": [MESSAGES, {"type": "object", "description": "A nested field's, alike."}]
+}}]}
 
 
 class ErrorSchema(Schema):
@@ -113,9 +118,7 @@ class ErrorSchema(Schema):
     message = fields.String(required=True, metadata={"description": "What went wrong."})
     errors = fields.Dict(
         keys=fields.String(),
-        values=fields.Raw(metadata={"anyOf": [MESSAGES, {"type": "object", "additionalProperties": {
-            "anyOf": [MESSAGES, {"type": "object", "description": "A nested field's, alike."}]
-        }}]}),
+        values=fields.Raw(metadata=ERRORS_IN_ONE_PLACE),
         metadata={
             "description": "Messages by where they were found (`json`, `query`, `headers`): "
             "per field on 422, e.g. `{\"json\": {\"username\": [\"...\"]}}` (a list's or "
@@ -157,7 +160,6 @@ class ErrorDocs(BasePlugin):
     """
 
     def init_spec(self, spec) -> None:
-        self.spec = spec
         for name, header in HEADERS.items():
             spec.components.header(name, header)
         descriptions = {
