@@ -108,8 +108,7 @@ class ConversationByIdViews(MethodView):
     @staticmethod
     def _update(conversation_id, data):
         conversation = service.conversation_or_404(conversation_id, current_user)
-        service.update_conversation(conversation, current_user, data)
-        return service.conversation_answer(conversation_id, current_user)
+        return service.update_conversation(conversation, current_user, data)
 
     @blp.login_required
     @blp.doc(operationId="deleteConversation")

@@ -173,11 +173,15 @@ def conversation_view(conversation_id: uuid.UUID, user_id: uuid.UUID) -> dict | 
     return row and conversation_json(row, members([row.id])[row.id])
 
 
-def tell(kind: str, conversation: Conversation, member_id: uuid.UUID, to=None) -> None:
-    """Emit `kind` with the conversation as it is now (without unread_count: each
-    member has their own), to its members or, with `to`, to those users alone."""
+def tell(kind: str, conversation: Conversation, member_id: uuid.UUID, to=None,
+         answer: dict | None = None) -> None:
+    """Emit `kind` with the conversation as it is now (as `member_id` sees it, or as
+    in `answer`), to its members or, with `to`, to those users alone.
+
+    Without unread_count: each member has their own.
+    """
     db.session.flush()
-    view = conversation_view(conversation.id, member_id)
+    view = dict(answer or conversation_view(conversation.id, member_id))
     del view["unread_count"]
     if to is None:
         emit(kind, view, conversation_id=conversation.id)
@@ -265,21 +269,29 @@ def rejoin(key: str) -> Conversation | None:
     return conversation
 
 
-def update_conversation(conversation: Conversation, user: Caller, data: dict) -> Conversation:
-    """Any member may rename; only the owner may change the members."""
+def update_conversation(conversation: Conversation, user: Caller, data: dict) -> dict:
+    """Any member may rename; only the owner may change the members.
+
+    The answer (ConversationSchema's shape) is read before the commit: it is
+    what was saved, even if I leave a moment later. If I left a moment earlier,
+    it is a 404 and nothing changes.
+    """
     write_lock()
     added = removed = set()
     if "participants" in data:
         conversation, added, removed = set_members(conversation, user, set(data["participants"]))
     if "title" in data:
         conversation.title = (data["title"] or "").strip() or None
+    changed = db.session.is_modified(conversation) or added or removed
+    db.session.flush()
+    answer = conversation_answer(conversation.id, user)
     if added:
-        tell("conversation.created", conversation, user.id, to=added)
+        tell("conversation.created", conversation, user.id, to=added, answer=answer)
     tell_removed(conversation, removed, "removed")
-    if db.session.is_modified(conversation) or added or removed:
-        tell("conversation.updated", conversation, user.id)
+    if changed:
+        tell("conversation.updated", conversation, user.id, answer=answer)
     db.session.commit()
-    return conversation
+    return answer
 
 
 def set_members(
