@@ -10,7 +10,7 @@ from ..conversations.service import member_or_404
 from ..errors import invalid
 from ..extensions import limiter
 from ..limits import typing_limit
-from . import tickets
+from . import log, tickets
 from .hub import TooManyStreams, hub, typing
 from .schemas import StreamArgsSchema, TicketSchema
 from .stream import EventStream
@@ -37,11 +37,14 @@ class EventsView(MethodView):
         user = token_user(grant)
         if user is None:
             abort(401, message="Token has been revoked.")
+        after = position(args)
         try:
             stream = hub().open(user.id)
         except TooManyStreams as error:
             abort(429, message=str(error))
-        events = EventStream(current_app._get_current_object(), stream, grant, position(args))
+        if after is None:  # from now on: read before answering, so that a client that
+            after = log.head()[0]  # then loads through the REST API misses nothing
+        events = EventStream(current_app._get_current_object(), stream, grant, after)
         return Response(events, mimetype="text/event-stream", headers={
             "Cache-Control": "no-store",
             "X-Accel-Buffering": "no",  # nginx: pass each event on at once

@@ -36,11 +36,11 @@ class EventStream:
     """The events for one user, from `after` on, for as long as `grant` (the access
     token's sub, ver, jti and exp) is good."""
 
-    def __init__(self, app: Flask, stream: Stream, grant: dict, after: int | None):
+    def __init__(self, app: Flask, stream: Stream, grant: dict, after: int):
         self.app, self.stream, self.grant = app, stream, grant
         self.hub = app.extensions["event_hub"]
         self.heartbeat = app.config["EVENTS_HEARTBEAT"]
-        self.position = after  # the last position sent (or to start after)
+        self.position = after  # the last position sent (at first: where to start after)
 
     def __iter__(self) -> Iterator[str]:
         try:
@@ -53,9 +53,7 @@ class EventStream:
     def catch_up(self) -> Iterator[str]:
         """Everything in the log after self.position (or a resync if it is not there)."""
         head, pruned_through = self.read(log.head)
-        if self.position is None:
-            self.position = head  # a new client: from now on
-        elif not pruned_through <= self.position <= head:
+        if not pruned_through <= self.position <= head:
             # Too old (dropped), or not one of ours: reload through the REST API, go on.
             self.position = head
             yield sse("resync", '{"reason": "position unknown or too old"}', head)
