@@ -217,7 +217,9 @@ def test_a_users_newest_streams_push_out_the_oldest(make_server, open_stream, al
 
 def test_a_worker_holds_no_more_streams_than_it_may(make_server, open_stream, alice, bob):
     base = make_server(WEB_CONCURRENCY="1", EVENTS_STREAMS_PER_WORKER="2")
-    assert [open_stream(base, user).status for user in (alice, bob, alice)] == [200, 200, 429]
+    streams = [open_stream(base, user) for user in (alice, bob, alice)]
+    assert [stream.status for stream in streams] == [200, 200, 429]
+    assert streams[2].response.getheader("Retry-After") == "1"
 
 
 def test_stopping_a_worker_ends_its_streams_at_once(app, test_config, open_stream, alice):

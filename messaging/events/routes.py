@@ -7,7 +7,7 @@ from flask_smorest import abort
 from ..auth.tokens import token_user
 from ..blueprint import Blueprint
 from ..conversations.service import member_or_404
-from ..errors import invalid
+from ..errors import error_response, invalid
 from ..extensions import limiter
 from ..limits import typing_limit
 from . import log, tickets
@@ -40,8 +40,8 @@ class EventsView(MethodView):
         after = position(args)
         try:
             stream = hub().open(user.id)
-        except TooManyStreams as error:
-            abort(429, message=str(error))
+        except TooManyStreams as error:  # another worker may have room: try again soon
+            return error_response(429, str(error), {"Retry-After": "1"})
         if after is None:  # from now on: read before answering, so that a client that
             after = log.head()[0]  # then loads through the REST API misses nothing
         events = EventStream(current_app._get_current_object(), stream, grant, after)
