@@ -74,13 +74,11 @@ def register_extensions(app: Flask) -> None:
         app.extensions["redis"] = redis.Redis.from_url(
             app.config["REDIS_URL"], **app.config["RATELIMIT_STORAGE_OPTIONS"]
         )
-    app.extensions["event_hub"] = Hub(app)  # its thread starts with the first stream
+    app.extensions["event_hub"] = Hub(app)  # its thread starts with the first stream or event
 
 
 def document_api(app: Flask) -> None:
     """flask-smorest's Api, with the OpenAPI document that clients are generated from."""
-    # 3.1: a nullable field is `anyOf: [its schema, {type: null}]`, which generators type well.
-    app.config["OPENAPI_VERSION"] = "3.1.0"
     api.ERROR_SCHEMA = ErrorSchema  # the `Error` of the spec, its `errors` typed
     api.init_app(app, spec_kwargs={  # added to extensions.py's (the security scheme)
         "extra_plugins": [ErrorDocs()],

@@ -8,14 +8,16 @@ import sys
 import threading
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from helpers import EventReader, free_port, request
 from sqlalchemy import select, update
 
+from messaging.events import log
 from messaging.extensions import db
-from messaging.models import EventLog, Message
+from messaging.models import Event, EventLog, Message, utcnow
 
 
 @pytest.fixture
@@ -334,3 +336,20 @@ def test_readers_that_drop_and_resume_get_every_event_in_order(
             created = [e["data"]["id"] for e in events if e["event"] == "message.created"
                        and e["data"]["conversation_id"] == conversation["id"]]
             assert created == expected_messages[conversation["id"]], username
+
+
+def test_events_older_than_the_retention_are_dropped(app, client, alice, bob,
+                                                     start_conversation, send):
+    conversation = start_conversation(alice, bob, title="Old news")
+    old = send(alice, conversation["id"], "old")
+    with app.app_context():
+        db.session.execute(update(Event).values(created_at=utcnow() - timedelta(days=2)))
+        db.session.commit()
+        kept_from = db.session.scalar(select(EventLog.head))
+    send(alice, conversation["id"], "new")
+    with app.app_context():
+        log.prune(timedelta(days=1))
+        kinds = db.session.execute(select(Event.position, Event.data)).all()
+        assert [position for position, _ in kinds] == [kept_from + 1]
+        assert db.session.scalar(select(EventLog.pruned_through)) == kept_from
+        assert old["id"] not in kinds[0].data

@@ -15,6 +15,7 @@ to the streams of the same worker only).
 """
 import logging
 import threading
+import time
 import uuid
 import weakref
 from collections import deque
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 CHANNEL = "messaging:events"
 BACKLOG = 1000  # events a stream may have waiting; beyond, it reads them from the log
+PRUNE_EVERY = 60  # seconds
 
 
 class TooManyStreams(Exception):
@@ -65,6 +67,7 @@ class Hub:
         self.position: int | None = None  # the newest event handed out here
         self.closing = False
         self.thread: threading.Thread | None = None
+        self.redis_back_at = 0.0  # after a failure, Redis is left alone until then
         hubs.add(self)
 
     # Streams come and go.
@@ -80,16 +83,18 @@ class Hub:
         is never ahead of the log's head as the caller reads it next: whatever
         the caller then replays from the log, nothing falls in between.
         """
-        if self.position is None:
-            self.position = log.head()[0]
+        head = log.head()[0]
         self.start()
         with self.lock:
+            if not self.count():  # idle until now: nothing to catch up with
+                self.position = head
+                self.woken.set()  # and the thread looks more often again
             mine = self.streams.setdefault(user_id, [])
             if len(mine) >= self.config["EVENTS_STREAMS_PER_USER"]:
                 oldest = mine.pop(0)
                 oldest.ended = True
                 oldest.ready.set()
-            if sum(map(len, self.streams.values())) >= self.config["EVENTS_STREAMS_PER_WORKER"]:
+            if self.count() >= self.config["EVENTS_STREAMS_PER_WORKER"]:
                 raise TooManyStreams("This worker holds as many streams as it may.")
             stream = Stream(user_id)
             mine.append(stream)
@@ -102,8 +107,8 @@ class Hub:
                 mine.remove(stream)
 
     def count(self) -> int:
-        with self.lock:
-            return sum(map(len, self.streams.values()))
+        """Open streams (called with self.lock held)."""
+        return sum(map(len, self.streams.values()))
 
     def shut_down(self) -> None:
         """The worker is stopping: every stream ends now, and its client reconnects elsewhere."""
@@ -118,6 +123,7 @@ class Hub:
 
     def announce(self, head: int) -> None:
         """This process committed events up to `head`: tell this hub, and the others."""
+        self.start()  # it also drops old events, streams or not
         self.woken.set()
         self.publish({"head": head})
 
@@ -135,12 +141,13 @@ class Hub:
     def publish(self, message: dict) -> bool:
         """Send `message` to every hub through Redis; False without Redis (or if it fails)."""
         redis = self.app.extensions.get("redis")
-        if redis is None:
+        if redis is None or time.monotonic() < self.redis_back_at:
             return False
         try:
             redis.publish(CHANNEL, self.app.json.dumps(message))
         except RedisError as error:  # the others will see the head move when they poll
-            logger.warning("could not publish to Redis: %s", error)
+            logger.warning("could not publish to Redis (next try in 5 s): %s", error)
+            self.redis_back_at = time.monotonic() + 5  # no request waits for it meanwhile
             return False
         return True
 
@@ -156,23 +163,30 @@ class Hub:
                 threading.Thread(target=self.listen, name="event-hub-redis", daemon=True).start()
 
     def run(self) -> None:
-        """Watch the log's head; hand out what is new; now and then, drop old events."""
+        """Watch the log's head, hand out what is new; once a minute, drop old events.
+
+        With no stream open here, there is nobody to hand out to: it only prunes.
+        """
         interval = self.config["EVENTS_POLL_INTERVAL"]
         retention = timedelta(seconds=self.config["EVENTS_RETENTION"])
-        checks_between_prunes = max(1, int(60 / interval))
-        checks = 0
+        next_prune = time.monotonic() + PRUNE_EVERY
         while not self.closing:
-            self.woken.wait(interval)
+            with self.lock:
+                streaming = self.count() > 0
+            self.woken.wait(interval if streaming else PRUNE_EVERY)
             self.woken.clear()
             with self.app.app_context():
                 try:
-                    self.hand_out_new_events()
-                    checks += 1
-                    if checks % checks_between_prunes == 0:
+                    if streaming:
+                        self.hand_out_new_events()
+                    if time.monotonic() >= next_prune:
+                        next_prune = time.monotonic() + PRUNE_EVERY
                         log.prune(retention)
                 except SQLAlchemyError as error:  # the database is away: try again soon
                     db.session.rollback()
                     logger.warning("event hub could not read the log: %s", error)
+                finally:
+                    db.session.remove()  # no connection kept between looks
 
     def hand_out_new_events(self) -> None:
         head, _ = log.head()
@@ -190,7 +204,6 @@ class Hub:
                         for stream in self.streams.get(user, ()):
                             stream.push((position, kind, data))
                 self.position = events[-1].position
-        db.session.remove()  # no connection kept between looks
 
     def listen(self) -> None:
         """Redis: wake up when another worker commits; take its typing notices."""
