@@ -35,13 +35,18 @@ A small messaging API: accounts with JWT, conversations, messages.
 token (30 days). Send `Authorization: Bearer <access>`; trade the refresh token at
 `/api/auth/refresh/` for a new pair (each refresh token works once).
 
-**Lists** answer `{"results": [...], "next": URL|null, "previous": URL|null}` and take
-`?limit=` (1-200, default 50). Follow `next`/`previous` as they are: the cursor inside is
+**Lists** answer `{"results": [...], "next": URL|null, "previous": URL|null,
+"next_cursor": str|null, "previous_cursor": str|null}` and take `?limit=` (1-200, default
+50). Follow `next`/`previous` as they are, or pass `next_cursor` as `?cursor=`: it is
 opaque. Message history is newest first; `?since=<message id>` lists what came after that
 message, oldest first (sync: keep the last id you saw and you never miss a message).
 
 **Sending safely.** Send `Idempotency-Key: <your own string>` with a message: a retry with
 the same key returns the first message (same id), never a copy.
+
+**Live events**: `GET /api/events/` streams what happens in my conversations as
+Server-Sent Events (`text/event-stream`); resume with `Last-Event-ID` or `?after=`. Browsers
+open it with a ticket from `POST /api/events/ticket/`. The README lists the event types.
 
 **Errors** are always JSON: `{"code": 404, "status": "Not Found", "message": "..."}`, with
 `"errors"` per field on 422. A conversation you are not in is a 404. Rate-limited answers
@@ -114,7 +119,8 @@ class Config:
     API_TITLE = "messaging"
     API_VERSION = "1.0.0"
     API_SPEC_OPTIONS = {"info": {"description": API_DESCRIPTION}}
-    OPENAPI_VERSION = "3.0.3"
+    # 3.1: a nullable field is `anyOf: [its schema, {type: null}]`, which generators type well.
+    OPENAPI_VERSION = "3.1.0"
     OPENAPI_URL_PREFIX = "/"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "/docs/"
