@@ -70,9 +70,9 @@ def count(client, statements, method, url, account, **kwargs) -> int:
 @pytest.mark.parametrize(
     ("method", "path", "body", "expected"),
     [
-        # token + membership + the page (its senders joined in)
-        ("GET", "/conversations/{id}/messages/", None, 3),
-        ("GET", "/conversations/{id}/messages/?limit=1", None, 3),
+        # token + the page (its senders joined in, if I am a member)
+        ("GET", "/conversations/{id}/messages/", None, 2),
+        ("GET", "/conversations/{id}/messages/?limit=1", None, 2),
         # token + the page with summaries + the members of all its conversations
         ("GET", "/conversations/", None, 3),
         # token + numbering (the row lock) + membership + insert + the members' rows
@@ -106,7 +106,7 @@ def test_a_page_of_history_costs_the_same_deep_in_it(client, statements, chat, a
     newest = count(client, statements, "GET", url, alice)
     older = count(client, statements, "GET", first["next"], alice)
 
-    assert newest == older == 3
+    assert newest == older == 2
 
 
 def test_sending_reloads_nothing_for_its_answer(client, statements, chat, alice):
@@ -160,3 +160,13 @@ def test_a_sent_message_is_answered_as_the_history_shows_it(client, chat, alice)
     listed = client.get(url, headers=alice.headers).json["results"][0]
 
     assert sent == listed
+
+
+def test_an_empty_page_still_tells_a_member_from_an_outsider(client, statements, alice, bob,
+                                                            carol, start_conversation):
+    quiet = start_conversation(alice, bob, title="Nothing yet")
+    url = f"/conversations/{quiet['id']}/messages/"
+    # token + the page (empty) + is that because I am not in it?
+    assert count(client, statements, "GET", url, alice) == 3
+    assert client.get(url, headers=alice.headers).json["results"] == []
+    assert client.get(url, headers=carol.headers).status_code == 404

@@ -57,7 +57,6 @@ class MessageViews(MethodView):
         ones) and is null when there is nothing more now. To stay in sync, keep
         the id of the last message you saw and ask `?since=` that id.
         """
-        member_or_404(conversation_id, current_user)
         page = service.list_messages(
             conversation_id, current_user, args["limit"], args.get("cursor"), args.get("since")
         )

@@ -7,11 +7,11 @@ import hashlib
 import uuid
 
 from flask_smorest import abort
-from sqlalchemy import bindparam, case, insert, select, update
+from sqlalchemy import bindparam, case, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.tokens import Caller
-from ..conversations.service import is_member, seq_of
+from ..conversations.service import MEMBERSHIP, is_member, member_or_404, seq_of
 from ..events.log import emit
 from ..extensions import db, write_lock
 from ..models import Conversation, Message, Participant, User, utcnow
@@ -21,11 +21,16 @@ from .schemas import MessageSchema, message_columns, message_json
 # The statements of the hot routes are built once, here: building one costs more
 # than running it. Each request binds its own values (:conversation_id, ...).
 
-# A conversation's history: messages not deleted, with their senders, by seq.
+# A conversation's history: messages not deleted, with their senders, by seq; and
+# only if :user_id is a member (the same statement answers both).
 HISTORY = Keyset(
     select(*message_columns(Message, User))
     .join(User, User.id == Message.sender_id)
-    .where(Message.conversation_id == bindparam("conversation_id"), Message.deleted_at.is_(None)),
+    .where(
+        Message.conversation_id == bindparam("conversation_id"),
+        Message.deleted_at.is_(None),
+        exists(MEMBERSHIP),
+    ),
     Message.seq,
 )
 # Numbering a new message: the conversation's row lock, held until commit.
@@ -86,18 +91,21 @@ def list_messages(
     """History, newest first; or, with `since`, what came after that message, oldest first.
 
     In MessagePageSchema's shape, from rows: a page is one index range on
-    (conversation_id, seq), its senders joined in.
+    (conversation_id, seq), its senders joined in. 404 if `user` is not a
+    member: a page of messages says so, only an empty one needs asking.
     """
     start_after = None
     if since is not None and cursor is None:
         start_after = (seq_of(conversation_id, since, user, field="since", location="query"),)
     page = HISTORY.page(
-        {"conversation_id": conversation_id},
+        {"conversation_id": conversation_id, "user_id": user.id},
         descending=since is None,
         limit=limit,
         cursor=cursor,
         start_after=start_after,
     )
+    if not page["results"]:
+        member_or_404(conversation_id, user)
     page["results"] = [message_json(row._mapping) for row in page["results"]]
     return page
 
