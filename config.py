@@ -75,6 +75,8 @@ class Config:
     CORS_ORIGINS = [o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()]
     # How many proxies in front of the app set X-Forwarded-For/-Proto/-Host (0: trust none).
     PROXY_COUNT = env_int("PROXY_COUNT", 0)
+    # Requests one process works on at once; more wait their turn (middleware.ActiveRequests).
+    ACTIVE_REQUESTS = env_int("ACTIVE_REQUESTS", 2)
 
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     # RATELIMIT_STORAGE_URI defaults to REDIS_URL, else memory:// (see create_app).

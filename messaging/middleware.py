@@ -1,6 +1,7 @@
 """What every request and response goes through, whatever the route.
 
 - behind a proxy, the client's real address and scheme (ProxyFix, if PROXY_COUNT > 0);
+- at most ACTIVE_REQUESTS requests of a process at work at once (ActiveRequests);
 - a request id: the client's X-Request-ID if it is sane, else a new one; echoed
   back and written on the request's log line;
 - one log line per request: method, path, status, time, user, request id (never
@@ -9,8 +10,10 @@
   like any other (Werkzeug alone would cut it there without a word);
 - security headers on every response.
 """
+import io
 import logging
 import re
+import threading
 import time
 import uuid
 
@@ -36,7 +39,35 @@ DOCS_POLICY = (
 )
 
 
+class ActiveRequests:
+    """WSGI middleware: at most `limit` requests of this process at work at once.
+
+    A process runs Python one thread at a time. A gunicorn worker has many
+    threads (an event stream holds one while it waits); when many requests
+    run at once, their threads take the interpreter from each other at every
+    database call and socket write, and that switching costs more than the
+    requests themselves. The others wait here, asleep, for their turn. A
+    stream only holds a turn while it opens: its events are sent after. And a
+    body is read before the turn, so that a slow client holds none.
+    """
+
+    def __init__(self, wsgi_app, limit: int, max_body: int):
+        self.wsgi_app = wsgi_app
+        self.turns = threading.BoundedSemaphore(limit)
+        self.max_body = max_body
+
+    def __call__(self, environ, start_response):
+        length = environ.get("CONTENT_LENGTH", "")
+        if length.isdigit() and 0 < int(length) <= self.max_body:
+            environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(int(length)))
+        with self.turns:
+            return self.wsgi_app(environ, start_response)
+
+
 def register_middleware(app: Flask) -> None:
+    app.wsgi_app = ActiveRequests(
+        app.wsgi_app, app.config["ACTIVE_REQUESTS"], app.config["MAX_CONTENT_LENGTH"]
+    )
     if app.config["PROXY_COUNT"]:
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
