@@ -68,6 +68,7 @@ class Hub:
         self.closing = False
         self.thread: threading.Thread | None = None
         self.redis_back_at = 0.0  # after a failure, Redis is left alone until then
+        self.listening = False
         hubs.add(self)
 
     # Streams come and go.
@@ -84,7 +85,7 @@ class Hub:
         the caller then replays from the log, nothing falls in between.
         """
         head = log.head()[0]
-        self.start()
+        self.start(listen=True)
         with self.lock:
             if not self.count():  # idle until now: nothing to catch up with
                 self.position = head
@@ -153,13 +154,15 @@ class Hub:
 
     # The hub's own threads.
 
-    def start(self) -> None:
+    def start(self, listen: bool = False) -> None:
+        """The hub's thread, if not yet running; with `listen`, its Redis listener too
+        (only streams need to hear of other workers' events)."""
         with self.lock:
-            if self.thread is not None:
-                return
-            self.thread = threading.Thread(target=self.run, name="event-hub", daemon=True)
-            self.thread.start()
-            if self.app.extensions.get("redis") is not None:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self.run, name="event-hub", daemon=True)
+                self.thread.start()
+            if listen and not self.listening and self.app.extensions.get("redis") is not None:
+                self.listening = True
                 threading.Thread(target=self.listen, name="event-hub-redis", daemon=True).start()
 
     def run(self) -> None:
@@ -208,16 +211,22 @@ class Hub:
     def listen(self) -> None:
         """Redis: wake up when another worker commits; take its typing notices."""
         redis = self.app.extensions["redis"]
+        lost = False
         while not self.closing:
             try:
                 pubsub = redis.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(CHANNEL)
+                if lost:
+                    logger.warning("event hub has Redis again")
+                    lost = False
                 while not self.closing:
                     message = pubsub.get_message(timeout=1.0)
                     if message is not None:
                         self.hear(self.app.json.loads(message["data"]))
             except RedisError as error:  # polling carries on meanwhile
-                logger.warning("event hub lost Redis, retrying: %s", error)
+                if not lost:  # once per outage, not every second of it
+                    logger.warning("event hub lost Redis, retrying every second: %s", error)
+                    lost = True
                 threading.Event().wait(1)
 
     def hear(self, message: dict) -> None:
