@@ -40,6 +40,10 @@ _unread = (
         Message.sender_id != bindparam("user_id"),
         Message.deleted_at.is_(None),
     )
+    # In the index's order: with the LIMIT, PostgreSQL then walks (conversation_id,
+    # seq) instead of scanning the table, which it does when one conversation holds
+    # most messages (10 s for a page, at a million rows).
+    .order_by(Message.seq)
     .limit(UNREAD_CAP)
     .correlate(Participant)
     .subquery()
