@@ -35,8 +35,6 @@ import math
 import os
 import random
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -50,18 +48,9 @@ from pathlib import Path
 from config import Config
 
 from .client import Client
-from .database import bench_database_url, reset_database
 from .report import percentile, print_table, write_json
 from .seed import THREADS, Account, register_and_login
-from .server import (
-    ROOT,
-    free_port,
-    gunicorn_command,
-    migrate,
-    server_environment,
-    stop,
-    wait_until_healthy,
-)
+from .server import started_server
 
 STREAM_OPEN_TRIES = 100  # a 429 (that worker holds its most streams): try again, maybe elsewhere
 
@@ -79,19 +68,17 @@ class Server:
 def events_server(args) -> Iterator[Server]:
     """gunicorn on a fresh, migrated database, as bench/server.py starts it, with the
     workers, threads and stream caps of `args`, and Redis if BENCH_REDIS_URL is set."""
-    with tempfile.TemporaryDirectory(prefix="bench-") as folder:
-        url = bench_database_url(Path(folder))
-        reset_database(url)
-        env = server_environment(url, args.workers, free_port())
-        env |= {
-            "GUNICORN_THREADS": str(args.threads),
-            "EVENTS_STREAMS_PER_WORKER": str(args.streams_per_worker),
-            "EVENTS_STREAMS_PER_USER": str(args.streams_per_user),
-        }
-        if os.environ.get("BENCH_REDIS_URL"):
-            env["REDIS_URL"] = os.environ["BENCH_REDIS_URL"]
-        settings = {
-            "database": url.split("://")[0],
+    settings = {
+        "GUNICORN_THREADS": str(args.threads),
+        "EVENTS_STREAMS_PER_WORKER": str(args.streams_per_worker),
+        "EVENTS_STREAMS_PER_USER": str(args.streams_per_user),
+    }
+    if os.environ.get("BENCH_REDIS_URL"):
+        settings["REDIS_URL"] = os.environ["BENCH_REDIS_URL"]
+    with started_server(args.workers, settings) as started:
+        env = started.env
+        shown = {
+            "database": env["DATABASE_URL"].split("://")[0],
             "redis": env.get("REDIS_URL") or "none (each worker polls the database)",
             "WEB_CONCURRENCY": args.workers,
             "GUNICORN_THREADS": args.threads,
@@ -101,23 +88,14 @@ def events_server(args) -> Iterator[Server]:
             "JWT_ACCESS_TOKEN_EXPIRES": env["JWT_ACCESS_TOKEN_EXPIRES"],
             "RATELIMIT_ENABLED": env["RATELIMIT_ENABLED"],
         }
-        migrate(env)
-        log_path = Path(folder) / "gunicorn.log"
-        with open(log_path, "w") as log:
-            process = subprocess.Popen(
-                gunicorn_command(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-            try:
-                base = f"http://127.0.0.1:{env['PORT']}"
-                wait_until_healthy(base, process, log_path)
-                yield Server(base, "127.0.0.1", int(env["PORT"]), process.pid, settings)
-            finally:
-                stop(process)
-                problems = [line for line in log_path.read_text().splitlines()
-                            if "Traceback" in line or "ERROR" in line or "WARNING" in line]
-                if problems:
-                    print(f"gunicorn's log had {len(problems)} warning/error lines, e.g.:")
-                    print("\n".join(problems[:5]))
+        try:
+            yield Server(started.base, "127.0.0.1", int(env["PORT"]), started.process.pid, shown)
+        finally:
+            problems = [line for line in started.log_path.read_text().splitlines()
+                        if "Traceback" in line or "ERROR" in line or "WARNING" in line]
+            if problems:
+                print(f"gunicorn's log had {len(problems)} warning/error lines, e.g.:")
+                print("\n".join(problems[:5]))
 
 
 # Memory, from /proc.

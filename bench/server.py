@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from .client import Client
 from .database import bench_database_url, reset_database
@@ -32,10 +33,25 @@ def running_server(workers: int = 2) -> Iterator[str]:
 
     The server is stopped on the way out, whatever happened inside.
     """
+    with started_server(workers) as server:
+        yield server.base
+
+
+class StartedServer(NamedTuple):
+    base: str  # e.g. http://127.0.0.1:8123
+    env: dict  # the environment it runs with
+    process: subprocess.Popen  # gunicorn's master
+    log_path: Path  # what gunicorn and the app wrote
+
+
+@contextmanager
+def started_server(workers: int, settings: dict | None = None) -> Iterator[StartedServer]:
+    """As running_server(), with more `settings` in the server's environment, and all
+    of it yielded (benchmarks that look at the processes or the log need it)."""
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         url = bench_database_url(Path(folder))
         reset_database(url)
-        env = server_environment(url, workers, free_port())
+        env = server_environment(url, workers, free_port()) | (settings or {})
         migrate(env)
         log_path = Path(folder) / "gunicorn.log"
         with open(log_path, "w") as log:
@@ -45,7 +61,7 @@ def running_server(workers: int = 2) -> Iterator[str]:
             try:
                 base = f"http://127.0.0.1:{env['PORT']}"
                 wait_until_healthy(base, process, log_path)
-                yield base
+                yield StartedServer(base, env, process, log_path)
             finally:
                 stop(process)
 

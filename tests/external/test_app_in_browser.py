@@ -6,28 +6,9 @@ driven by Playwright; alice and bob each in a browser context of their own
 page; what bob's page shows of alice comes through its event stream, without
 a reload. Needs Chromium: `make test-external` (README, "Tests").
 """
-import os
-import shutil
-
 import pytest
 from helpers import PASSWORD, request
-from playwright.sync_api import Page, expect, sync_playwright
-
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-# Chromium as root, without a screen, and without reaching for Google's hosts.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-
-
-@pytest.fixture
-def browser():
-    assert shutil.which(CHROMIUM), f"Chromium is needed at {CHROMIUM}: apt-get install chromium"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+from playwright.sync_api import Page, expect
 
 
 @pytest.fixture

@@ -6,31 +6,18 @@ Authorize, start a conversation and send a message, and read the answers the
 page shows. Needs Chromium: `make test-external` (README, "Tests").
 """
 import json
-import os
 import re
-import shutil
 
 import pytest
 from helpers import PASSWORD, request
-from playwright.sync_api import Page, expect, sync_playwright
-
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-# Chromium as root, without a screen, and without reaching for Google's hosts.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
+from playwright.sync_api import Page, expect
 
 
 @pytest.fixture
-def page():
-    assert shutil.which(CHROMIUM), f"Chromium is needed at {CHROMIUM}: apt-get install chromium"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
+def page(browser):
+    page = browser.new_page()
+    page.set_default_timeout(15_000)
+    return page
 
 
 def operation(page: Page, operation_id: str, tag: str):
