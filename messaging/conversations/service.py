@@ -171,6 +171,7 @@ def conversation_answer(conversation_id: uuid.UUID, user: Caller) -> dict:
 
 
 def conversation_view(conversation_id: uuid.UUID, user_id: uuid.UUID) -> dict | None:
+    """The conversation as `user_id` sees it (ConversationSchema's shape); None if not theirs."""
     row = db.session.connection().execute(
         ONE_OF_MINE, {"user_id": user_id, "conversation_id": conversation_id}
     ).first()
