@@ -9,6 +9,7 @@ as Argon2id hashes, and a login for an unknown user costs one hash check like
 any other.
 """
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import jwt as pyjwt
@@ -252,6 +253,33 @@ def test_a_revocation_is_kept_only_until_the_token_expires(app, client, alice):
     with app.app_context():
         kept = db.session.scalars(select(RevokedToken.jti)).all()
     assert kept == [jti]
+    assert_revoked(client.get(PROFILE, headers=alice.headers))
+
+
+# Tokens kept once verified (extensions.TokenManager)
+
+
+def test_a_token_accepted_before_is_refused_once_it_expires(app, client, alice):
+    with app.app_context():
+        short = create_access_token(
+            identity=alice.id, expires_delta=timedelta(seconds=1),
+            additional_claims={"ver": 0},
+        )
+    assert client.get(PROFILE, headers=bearer(short)).status_code == 200
+    time.sleep(1.1)  # past its exp: the kept claims must not outlive it
+    assert_error(client.get(PROFILE, headers=bearer(short)), 401, "Token has expired.")
+
+
+def test_a_kept_token_with_another_signature_is_refused(client, alice):
+    assert client.get(PROFILE, headers=alice.headers).status_code == 200
+    head, claims, signature = alice.access.split(".")
+    forged = f"{head}.{claims}.{signature[::-1]}"
+    assert_error(client.get(PROFILE, headers=bearer(forged)), 401)
+
+
+def test_a_kept_token_is_checked_for_revocation_on_every_request(client, alice):
+    assert client.get(PROFILE, headers=alice.headers).status_code == 200
+    client.post(LOGOUT, headers=alice.headers)
     assert_revoked(client.get(PROFILE, headers=alice.headers))
 
 
