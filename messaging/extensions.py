@@ -7,7 +7,7 @@ gunicorn worker does); tests that build more apps put the limiter back.
 """
 import sqlite3
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import current_app, g, has_app_context
 from flask_cors import CORS
@@ -96,7 +96,7 @@ class TokenManager(JWTManager):
 
 
 def now() -> float:
-    return datetime.now(timezone.utc).timestamp()  # as PyJWT reads the time
+    return datetime.now(UTC).timestamp()  # as PyJWT reads the time
 
 
 jwt = TokenManager()

@@ -6,8 +6,14 @@ conversation that is gone, the success the other already got), never a 500,
 and the data must end up as one of the two orders would leave it. On
 PostgreSQL (CI runs the suite there too) these interleavings really happen.
 """
+import uuid
+
 import pytest
 from helpers import request, run_at_once
+from sqlalchemy import select
+
+from messaging.extensions import db
+from messaging.models import Event
 
 TRIES = 12
 
@@ -151,3 +157,25 @@ def test_owner_changing_members_while_leaving_does_not_come_back(
         members = members_of(conversation["id"], bob)
         assert alice.id not in members
         assert members == ({bob.id, carol.id, dave.id} if change == 200 else {bob.id, carol.id})
+
+
+def test_a_member_removed_while_sending_has_sent_before_or_not_at_all(
+    app, race, alice, bob, carol, start_conversation
+):
+    """The send checks membership under the conversation's lock, which the removal takes too."""
+    for _ in range(TRIES):
+        conversation = start_conversation(alice, bob, carol, title="Moderated")
+        removal = {"participants": [alice.id, carol.id]}
+        change, sent = race(("PATCH", url(conversation), removal, alice),
+                            ("POST", url(conversation, "messages/"), {"content": "last word"}, bob))
+        assert change == 200 and sent in (201, 404), (change, sent)
+        with app.app_context():
+            kinds = db.session.scalars(
+                select(Event.type)
+                .where(Event.conversation_id == uuid.UUID(conversation["id"]),
+                       Event.type.in_(["message.created", "conversation.removed"]))
+                .order_by(Event.position)
+            ).all()
+        # In commit order: bob's message, if it was taken, came before he was removed.
+        expected = ["message.created"] if sent == 201 else []
+        assert kinds == [*expected, "conversation.removed"]

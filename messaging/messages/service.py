@@ -53,7 +53,8 @@ HOLD = (
     .with_for_update()
 )
 # After a send: every member's list sorts the conversation first, and what I
-# send, I have read, and so has what came before it.
+# send, I have read, and so has what came before it. The members it touched
+# come back: whether the sender is among them is the membership check.
 AFTER_SEND = (
     update(Participant)
     .where(Participant.conversation_id == bindparam("conversation"))
@@ -64,6 +65,7 @@ AFTER_SEND = (
             else_=Participant.last_read_seq,
         ),
     )
+    .returning(Participant.user_id)
 )
 
 
@@ -118,9 +120,12 @@ def send_message(
     Numbering takes the conversation's row lock (UPDATE ... RETURNING), so
     messages of one conversation commit in `seq` order and a client syncing
     with ?since= never misses one. Membership is checked while holding it, so
-    a member removed a moment ago cannot send. The unique (sender, key)
-    constraint makes a retried or doubled request store one message, on any
-    worker. Three plain statements, no ORM objects: this is the hot path.
+    a member removed a moment ago cannot send (AFTER_SEND checks it: as a
+    statement of its own, it sees on PostgreSQL a removal committed while the
+    lock was awaited, which a condition inside NEXT_SEQ would not).
+    The unique (sender, key) constraint makes a retried or doubled request
+    store one message, on any worker. Three plain statements, no ORM objects:
+    this is the hot path.
     """
     if idempotency_key and (sent := sent_with_key(sender, idempotency_key)):
         return replay(sent, conversation_id, sender, content)
@@ -131,7 +136,10 @@ def send_message(
     seq = connection.execute(
         NEXT_SEQ, {"conversation_id": conversation_id, "now": now, "message_id": message_id}
     ).scalar()
-    if seq is None or not is_member(conversation_id, sender):
+    members = [] if seq is None else connection.execute(AFTER_SEND, {
+        "conversation": conversation_id, "now": now, "sender_id": sender.id, "seq": seq,
+    }).scalars().all()
+    if sender.id not in members:
         abort(404, message="Conversation not found.")
     message = {
         "id": message_id,
@@ -146,9 +154,6 @@ def send_message(
     answer = message_json({**message, "sender_username": sender.username, "edited_at": None})
     try:
         connection.execute(INSERT_MESSAGE, message)
-        connection.execute(AFTER_SEND, {
-            "conversation": conversation_id, "now": now, "sender_id": sender.id, "seq": seq,
-        })
         emit("message.created", answer, conversation_id=conversation_id)
         db.session.commit()
     except IntegrityError:
