@@ -76,9 +76,10 @@ class MessageViews(MethodView):
         the server for good: the same key again, for the same conversation and
         text, answers 201 with the first message; for anything else, 409.
         """
-        return service.send_message(
+        sent = service.send_message(
             conversation_id, current_user, data["content"], headers.get("idempotency_key")
         )
+        return as_json(sent), 201
 
 
 @blp.route("/<uuid:message_id>/")

@@ -114,8 +114,10 @@ def list_messages(
 
 def send_message(
     conversation_id: uuid.UUID, sender: Caller, content: str, idempotency_key: str | None
-) -> Message | dict:
+) -> dict:
     """Store a message, or return the one this sender already sent with this key.
+
+    The answer is in MessageSchema's shape, ready to send (pagination.as_json).
 
     Numbering takes the conversation's row lock (UPDATE ... RETURNING), so
     messages of one conversation commit in `seq` order and a client syncing
@@ -174,7 +176,7 @@ def sent_with_key(sender: Caller, idempotency_key: str) -> Message | None:
 
 def replay(
     message: Message, conversation_id: uuid.UUID, sender: Caller, content: str
-) -> Message:
+) -> dict:
     """The first message again, if the retry asks for the same thing; 409 otherwise."""
     if not is_member(conversation_id, sender):
         abort(404, message="Conversation not found.")
@@ -184,7 +186,7 @@ def replay(
     first_sent = message.idempotency_digest or digest(message.content)
     if message.conversation_id != conversation_id or digest(content) != first_sent:
         abort(409, message="This Idempotency-Key was used for a different message.")
-    return message
+    return MESSAGE.dump(message)
 
 
 def digest(content: str) -> str:
