@@ -44,16 +44,18 @@ class Api(SmorestApi):
 # use: answers are built from what was just written, with no second query.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
+
+
 class TokenManager(JWTManager):
     """flask-jwt-extended, reading each token once per process instead of three times a request.
 
     To let a key callback pick the key by a token's header and claims, it reads
     both unverified before the verified read. Our key is one fixed secret, so
-    the verified read is all a token needs (a third of the time, on every request).
-    And a token says the same thing every time: once read and verified, its
-    claims are kept (VERIFIED), and later requests only check that it has not
-    expired since. Whether it was revoked is asked of the database every time
-    (auth.tokens.token_user).
+    the verified read is all a token needs. And a token says the same thing
+    every time: once read and verified, its claims are kept (`verified`, keyed
+    by the whole token, signature included), and later requests only check
+    that it has not expired since. Whether it was revoked is asked of the
+    database every time (auth.tokens.token_user).
     """
 
     VERIFIED_KEPT = 10_000  # tokens; a few MB at most, emptied when full
@@ -63,6 +65,22 @@ class TokenManager(JWTManager):
         self.verified: dict[tuple[str, str], dict] = {}
 
     def _decode_jwt_from_config(self, encoded_token, csrf_value=None, allow_expired=False):
+        if csrf_value is not None or allow_expired:
+            return self.read(encoded_token, csrf_value, allow_expired)
+        seen = (encoded_token, config.decode_key)
+        claims = self.verified.get(seen)
+        if claims is None:
+            claims = self.read(encoded_token)
+            if len(self.verified) >= self.VERIFIED_KEPT:
+                self.verified.clear()
+            self.verified[seen] = claims
+        elif "exp" in claims and claims["exp"] <= now() - config.leeway:
+            self.verified.pop(seen, None)
+            return self.read(encoded_token)  # to raise as the library does
+        return dict(claims)
+
+    def read(self, encoded_token, csrf_value=None, allow_expired=False) -> dict:
+        """The token's claims, its signature and expiry checked: the library's one verified read."""
         verify = {
             "algorithms": config.decode_algorithms,
             "audience": config.decode_audience,
@@ -75,24 +93,12 @@ class TokenManager(JWTManager):
             "verify_aud": config.decode_audience is not None,
             "verify_sub": config.verify_sub,
         }
-        if csrf_value is not None or allow_expired:
+        try:
             return _decode_jwt(**verify, allow_expired=allow_expired)
-        seen = (encoded_token, config.decode_key)
-        claims = self.verified.get(seen)
-        if claims is None:
-            try:
-                claims = _decode_jwt(**verify, allow_expired=False)
-            except ExpiredSignatureError as error:  # as the library does: its callback gets these
-                error.jwt_header = get_unverified_header(encoded_token)
-                error.jwt_data = _decode_jwt(**verify, allow_expired=True)
-                raise
-            if len(self.verified) >= self.VERIFIED_KEPT:
-                self.verified.clear()
-            self.verified[seen] = claims
-        elif "exp" in claims and claims["exp"] <= now() - config.leeway:
-            self.verified.pop(seen, None)  # read it again, to raise as the library does
-            return self._decode_jwt_from_config(encoded_token)
-        return dict(claims)
+        except ExpiredSignatureError as error:  # as the library does: its callback gets these
+            error.jwt_header = get_unverified_header(encoded_token)
+            error.jwt_data = _decode_jwt(**verify, allow_expired=True)
+            raise
 
 
 def now() -> float:
