@@ -178,16 +178,19 @@ def conversation_view(conversation_id: uuid.UUID, user_id: uuid.UUID) -> dict | 
     return row and conversation_json(row, members([row.id])[row.id])
 
 
-def tell(kind: str, conversation: Conversation, member_id: uuid.UUID, to=None,
-         answer: dict | None = None) -> None:
-    """Emit `kind` with the conversation as it is now (as `member_id` sees it, or as
-    in `answer`), to its members or, with `to`, to those users alone.
+def seen_by(conversation: Conversation, member_id: uuid.UUID) -> dict:
+    """The conversation as `member_id` sees it, with this transaction's changes."""
+    db.session.flush()
+    return conversation_view(conversation.id, member_id)
+
+
+def tell(kind: str, conversation: Conversation, view: dict, to=None) -> None:
+    """Emit `kind` with the conversation as `view` shows it (ConversationSchema's shape),
+    to its members or, with `to`, to those users alone.
 
     Without unread_count: each member has their own.
     """
-    db.session.flush()
-    view = dict(answer or conversation_view(conversation.id, member_id))
-    del view["unread_count"]
+    view = {field: value for field, value in view.items() if field != "unread_count"}
     if to is None:
         emit(kind, view, conversation_id=conversation.id)
     for user_id in to or ():
@@ -242,7 +245,7 @@ def create_conversation(
     ]
     db.session.add(conversation)
     try:
-        tell("conversation.created", conversation, owner.id)
+        tell("conversation.created", conversation, seen_by(conversation, owner.id))
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -267,9 +270,9 @@ def rejoin(key: str) -> Conversation | None:
     for user_id in back:
         conversation.participants.append(newcomer(conversation, user_id))
     if back:
-        member = next(iter(back))
-        tell("conversation.created", conversation, member, to=back)
-        tell("conversation.updated", conversation, member)
+        view = seen_by(conversation, next(iter(back)))
+        tell("conversation.created", conversation, view, to=back)
+        tell("conversation.updated", conversation, view)
     db.session.commit()
     return conversation
 
@@ -291,10 +294,10 @@ def update_conversation(conversation: Conversation, user: Caller, data: dict) ->
     db.session.flush()
     answer = conversation_answer(conversation.id, user)
     if added:
-        tell("conversation.created", conversation, user.id, to=added, answer=answer)
+        tell("conversation.created", conversation, answer, to=added)
     tell_removed(conversation, removed, "removed")
     if changed:
-        tell("conversation.updated", conversation, user.id, answer=answer)
+        tell("conversation.updated", conversation, answer)
     db.session.commit()
     return answer
 
@@ -374,7 +377,7 @@ def leave(conversation: Conversation, user: Caller) -> None:
             heir = min(remaining, key=lambda p: (p.joined_at, str(p.user_id)))
             conversation.owner_id = heir.user_id
         conversation.participants = remaining
-        tell("conversation.updated", conversation, remaining[0].user_id)
+        tell("conversation.updated", conversation, seen_by(conversation, remaining[0].user_id))
     db.session.commit()
 
 
