@@ -22,6 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    text,
     type_coerce,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -62,6 +63,11 @@ def as_text(column):
 # Compared byte by byte on every database (PostgreSQL's default collation may
 # not be): a prefix is then a range of its index, `>= "ali" AND < "ali\uffff"`.
 BytewiseString = String(150).with_variant(String(150, collation="C"), "postgresql")
+
+
+def only_where(condition: str) -> dict:
+    """A partial index's condition, for each database that has them."""
+    return {"sqlite_where": text(condition), "postgresql_where": text(condition)}
 
 
 class User(db.Model):
@@ -203,11 +209,25 @@ class Event(db.Model):
     """
 
     __tablename__ = "events"
+    # A replay reads what one user may see after a position: their own events, and
+    # each of their conversations' events, each one range of an index; never a scan
+    # of everybody's events.
+    # (Partial indexes: each holds only the rows its reader looks for.)
+    __table_args__ = (
+        Index("ix_events_conversation_position", "conversation_id", "position",
+              **only_where("user_id IS NULL")),
+        Index("ix_events_user_position", "user_id", "position",
+              **only_where("user_id IS NOT NULL")),
+        Index("ix_events_message", "message_id", **only_where("message_id IS NOT NULL")),
+    )
 
     position: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     type: Mapped[str] = mapped_column(String(40))
     conversation_id: Mapped[uuid.UUID | None]
     user_id: Mapped[uuid.UUID | None]
+    # The message whose text `data` shows (a message's events; a conversation's, its
+    # last message): an edit or a delete rewrites them (events/log.py, forget_text).
+    message_id: Mapped[uuid.UUID | None]
     # The event's JSON, as the streams send it.
     data: Mapped[str] = mapped_column(Text)
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow, index=True)

@@ -84,6 +84,7 @@ class EventReader:
         if last_event_id is not None:
             headers["Last-Event-ID"] = str(last_event_id)
         self.connection.request("GET", f"/api/events/{query}", headers=headers)
+        self.sock = self.connection.sock  # the connection lets go of it for a stream
         self.response = self.connection.getresponse()
         self.status = self.response.status
         self.events: queue.Queue = queue.Queue()
@@ -138,7 +139,7 @@ class EventReader:
         return found
 
     def close(self) -> None:
-        if self.connection.sock is not None:  # not closed already
-            with contextlib.suppress(OSError):
-                self.connection.sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):  # closed already
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
         self.connection.close()

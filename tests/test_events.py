@@ -1,4 +1,5 @@
 """The event stream (GET /api/events/), against real gunicorns with several workers."""
+import json
 import os
 import queue
 import random
@@ -12,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from helpers import EventReader, free_port, request
+from helpers import PASSWORD, EventReader, assert_error, bearer, free_port, request
 from sqlalchemy import select, update
 
 from messaging.events import log
@@ -320,22 +321,29 @@ def test_readers_that_drop_and_resume_get_every_event_in_order(
         thread.join(timeout=120)
 
     with app.app_context():
-        expected_messages = {
-            c["id"]: [str(m) for m in db.session.scalars(
-                select(Message.id).where(Message.conversation_id == uuid.UUID(c["id"]))
-                .order_by(Message.seq))]
+        in_order = {
+            c["id"]: db.session.execute(
+                select(Message.id, Message.deleted_at)
+                .where(Message.conversation_id == uuid.UUID(c["id"])).order_by(Message.seq)
+            ).all()
             for c in conversations
         }
         head = db.session.scalar(select(EventLog.head))
+        # A deleted message's created and updated events left the log with its text.
+        kept = set(db.session.scalars(select(Event.position).where(Event.position > start)))
     for username, events in seen.items():
         positions = [e["id"] for e in events]
         assert positions == sorted(set(positions)), f"{username}: repeated or out of order"
         assert positions[-1] == head, username  # everyone sees every event here
-        assert len(positions) == head - start, f"{username}: missed events"
+        assert kept <= set(positions), f"{username}: missed events"
         for conversation in conversations:
             created = [e["data"]["id"] for e in events if e["event"] == "message.created"
                        and e["data"]["conversation_id"] == conversation["id"]]
-            assert created == expected_messages[conversation["id"]], username
+            messages = in_order[conversation["id"]]
+            # In their order; each message there unless it was deleted (and then only
+            # if it came live, before its deletion).
+            assert created == [str(m) for m, _ in messages if str(m) in created], username
+            assert {str(m) for m, deleted in messages if not deleted} <= set(created), username
 
 
 def test_events_older_than_the_retention_are_dropped(app, client, alice, bob,
@@ -353,3 +361,139 @@ def test_events_older_than_the_retention_are_dropped(app, client, alice, bob,
         assert [position for position, _ in kinds] == [kept_from + 1]
         assert db.session.scalar(select(EventLog.pruned_through)) == kept_from
         assert old["id"] not in kinds[0].data
+
+
+def test_a_replay_never_shows_text_the_rest_api_would_not(
+    app, server, open_stream, alice, bob, carol
+):
+    """Deleted text is gone from the replay, edited text is the new one, for old and new
+    members alike; a conversation's events show the last message it has now."""
+    with app.app_context():
+        start = db.session.scalar(select(EventLog.head))
+    conversation = new_conversation(server, alice, bob)
+    url = f"/conversations/{conversation['id']}/"
+    kept = post(server, alice, conversation, "first, kept")
+    secret = post(server, alice, conversation, "the vault code is 4711")
+    assert request(server, "PATCH", url, {"title": "Vault"}, alice.access)[0] == 200
+    assert request(server, "DELETE", f"{url}messages/{secret['id']}/", token=alice.access)[0] == 204
+    draft = post(server, alice, conversation, "before the edit")
+    assert request(server, "PATCH", url, {"title": "Draft"}, alice.access)[0] == 200
+    status, edited = request(server, "PATCH", f"{url}messages/{draft['id']}/",
+                             {"content": "after the edit"}, alice.access)
+    assert status == 200
+    participants = [alice.id, bob.id, carol.id]
+    assert request(server, "PATCH", url, {"participants": participants}, alice.access)[0] == 200
+
+    for account in (carol, bob):
+        replay = open_stream(server, account, query=f"?after={start}").drain()
+        shown = json.dumps([event["data"] for event in replay])
+        assert "4711" not in shown and "before the edit" not in shown, account.username
+        created = [e["data"] for e in replay if e["event"] == "message.created"]
+        assert created == [kept, edited]
+        titled = {e["data"]["title"]: e["data"]["last_message"] for e in replay
+                  if e["event"] == "conversation.updated"}
+        assert titled["Vault"] == kept and titled["Draft"] == edited
+        deleted = [e["data"]["id"] for e in replay if e["event"] == "message.deleted"]
+        assert deleted == [secret["id"]]
+
+
+def test_a_replay_reads_indexes_not_everybodys_events(app):
+    """(The figures: `make bench-scale`, replay at 1,000 and 1,000,000 events.)"""
+    """What one user may replay is found through the indexes of their conversations'
+    and their own events: its cost does not grow with other people's events."""
+    with app.app_context():
+        connection = db.session.connection()
+        statement = log.MINE_AFTER.compile(connection)
+        params = {"user_id": uuid.uuid4(), "after": 0, "limit": 500}
+        if connection.dialect.name == "sqlite":
+            values = statement.construct_params({**params, "user_id": params["user_id"].hex})
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}",
+                                              tuple(values[name] for name in statement.positiontup))
+            steps = [row[-1] for row in plan]
+            assert not [step for step in steps if step.startswith("SCAN events")], steps
+        else:  # on a table this small PostgreSQL would scan it anyway: ask it not to
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = connection.exec_driver_sql(f"EXPLAIN {statement}",
+                                              statement.construct_params(params))
+            steps = [row[0] for row in plan]
+        used = " ".join(steps)
+        assert "ix_events_conversation_position" in used, steps
+        assert "ix_events_user_position" in used, steps
+        assert "events_pkey" not in used, steps  # the whole log, in position order
+        db.session.rollback()
+
+
+def test_an_event_id_that_is_no_number_is_refused(server, open_stream, alice):
+    for last_event_id in ("\xb2", "\xb9\xb3", "0" * 5000, "+1", "1.0"):
+        stream = open_stream(server, alice, last_event_id=last_event_id)
+        assert stream.status == 422, last_event_id
+        assert stream.error["errors"] == {"headers": {"Last-Event-ID": ["Not an event id."]}}
+
+
+def test_a_ticket_opens_nothing_once_its_access_token_has_expired(make_app, alice):
+    short = make_app(JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=2))
+    client = short.test_client()
+    login = client.post("/api/auth/login/", json={"username": "alice", "password": PASSWORD})
+    access = login.json["access"]
+    ticket = client.post("/api/events/ticket/", headers=bearer(access)).json["ticket"]
+    time.sleep(3)
+    assert client.get("/conversations/", headers=bearer(access)).status_code == 401
+    response = client.get(f"/api/events/?ticket={ticket}&after=0")
+    assert_error(response, 401, "Token has expired.")
+
+
+def test_a_ticket_refused_for_another_reason_still_opens_a_stream(
+    make_server, open_stream, alice, bob
+):
+    # A closed stream is noticed at its next heartbeat (a write that fails).
+    base = make_server(WEB_CONCURRENCY="1", EVENTS_STREAMS_PER_WORKER="1", EVENTS_HEARTBEAT="1")
+
+    def new_ticket():
+        status, ticket = request(base, "POST", "/api/events/ticket/", token=alice.access)
+        assert status == 201
+        return ticket["ticket"]
+
+    ticket = new_ticket()
+    assert open_stream(base, query=f"?ticket={ticket}", last_event_id="x").status == 422
+    bobs = open_stream(base, bob)
+    assert bobs.status == 200
+    full = open_stream(base, query=f"?ticket={ticket}")
+    assert full.status == 429  # no room: try again, with the same ticket
+    bobs.close()
+    deadline = time.monotonic() + 5
+    while (stream := open_stream(base, query=f"?ticket={ticket}")).status == 429:
+        assert time.monotonic() < deadline, "bob's stream was never closed"
+        time.sleep(0.1)
+    assert stream.status == 200
+    stream.close()
+    again = open_stream(base, query=f"?ticket={ticket}")
+    assert (again.status, again.error["message"]) == (401, "This ticket was used already.")
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="needs TEST_REDIS_URL")
+def test_malformed_redis_messages_leave_the_hubs_listening(
+    app, server, open_stream, alice, bob
+):
+    alices = open_stream(server, alice)
+    conversation = new_conversation(server, alice, bob)
+    assert alices.next()["event"] == "conversation.created"
+    redis = app.extensions["redis"]
+    listened = {channel.decode() for channel in redis.pubsub_channels("messaging:*")}
+    ours = f"messaging:events:{redis.connection_pool.connection_kwargs.get('db', 0)}"
+    assert listened == {ours}  # named for this deployment's Redis database
+    for junk in ('{"typing":"x"}', "not json", "[]", '{"typing": 1, "to": 5}', '{"to": []}',
+                 '{"typing": "{}", "to": ["not a uuid"]}', "\xff"):
+        for channel in listened:
+            redis.publish(channel, junk)
+    notice = json.dumps({"conversation_id": conversation["id"],
+                         "user": {"id": bob.id, "username": "bob"}})
+    # Another deployment on the same Redis server, in another database: not ours.
+    redis.publish("messaging:events:3", json.dumps({"typing": notice, "to": [alice.id]}))
+    assert alices.drain(1) == []
+    typing = f"/conversations/{conversation['id']}/typing/"
+    for _ in range(5):  # her hub's listener may have subscribed only just now
+        assert request(server, "POST", typing, token=bob.access)[0] == 204
+        if notices := [e for e in alices.drain(1) if e["event"] == "typing"]:
+            break
+    assert notices, "no typing notice: the hub stopped listening to Redis"
+    assert notices[0]["data"]["user"]["id"] == bob.id

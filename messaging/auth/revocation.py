@@ -33,6 +33,13 @@ def revoke(payload: dict) -> bool:
     return True
 
 
+def unrevoke(payload: dict) -> None:
+    """Take the token with this payload off the list (a stream ticket given back)."""
+    write_lock()
+    db.session.execute(delete(RevokedToken).where(RevokedToken.jti == payload["jti"]))
+    db.session.commit()
+
+
 def is_revoked(jti: str):
     """A column expression: whether the token with this id is on the list."""
     return exists().where(RevokedToken.jti == jti)

@@ -191,10 +191,9 @@ def tell(kind: str, conversation: Conversation, view: dict, to=None) -> None:
     Without unread_count: each member has their own.
     """
     view = {field: value for field, value in view.items() if field != "unread_count"}
-    if to is None:
-        emit(kind, view, conversation_id=conversation.id)
-    for user_id in to or ():
-        emit(kind, view, conversation_id=conversation.id, user_id=user_id)
+    shown = view["last_message"] and view["last_message"]["id"]  # its text, in the log
+    for user_id in (None,) if to is None else to:
+        emit(kind, view, conversation_id=conversation.id, user_id=user_id, message_id=shown)
 
 
 def tell_removed(conversation: Conversation, user_ids, reason: str) -> None:

@@ -30,7 +30,6 @@ from . import log
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "messaging:events"
 BACKLOG = 1000  # events a stream may have waiting; beyond, it reads them from the log
 PRUNE_EVERY = 60  # seconds
 
@@ -69,6 +68,11 @@ class Hub:
         self.thread: threading.Thread | None = None
         self.redis_back_at = 0.0  # after a failure, Redis is left alone until then
         self.listening = False
+        # Pub/sub channels are shared by a Redis server's databases: the number of
+        # ours (REDIS_URL) keeps deployments that share a server apart.
+        redis = app.extensions.get("redis")
+        number = redis.connection_pool.connection_kwargs.get("db", 0) if redis else 0
+        self.channel = f"messaging:events:{number}"
         hubs.add(self)
 
     # Streams come and go.
@@ -145,7 +149,7 @@ class Hub:
         if redis is None or time.monotonic() < self.redis_back_at:
             return False
         try:
-            redis.publish(CHANNEL, self.app.json.dumps(message))
+            redis.publish(self.channel, self.app.json.dumps(message))
         except RedisError as error:  # the others will see the head move when they poll
             logger.warning("could not publish to Redis (next try in 5 s): %s", error)
             self.redis_back_at = time.monotonic() + 5  # no request waits for it meanwhile
@@ -209,32 +213,42 @@ class Hub:
                 self.position = events[-1].position
 
     def listen(self) -> None:
-        """Redis: wake up when another worker commits; take its typing notices."""
+        """Redis: wake up when another worker commits; take its typing notices.
+
+        It never stops while the worker runs: after any error (Redis away, or
+        a bug) it logs once and subscribes again a second later.
+        """
         redis = self.app.extensions["redis"]
         lost = False
         while not self.closing:
             try:
                 pubsub = redis.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(CHANNEL)
+                pubsub.subscribe(self.channel)
                 if lost:
                     logger.warning("event hub has Redis again")
                     lost = False
                 while not self.closing:
                     message = pubsub.get_message(timeout=1.0)
                     if message is not None:
-                        self.hear(self.app.json.loads(message["data"]))
-            except RedisError as error:  # polling carries on meanwhile
+                        self.hear(message["data"])
+            except Exception as error:  # noqa: BLE001 -- polling carries on meanwhile
                 if not lost:  # once per outage, not every second of it
                     logger.warning("event hub lost Redis, retrying every second: %s", error)
                     lost = True
                 threading.Event().wait(1)
 
-    def hear(self, message: dict) -> None:
-        if "head" in message:
-            self.woken.set()
-        elif "typing" in message:
-            recipients = {uuid.UUID(user_id) for user_id in message["to"]}
-            self.deliver_typing(message["typing"], recipients)
+    def hear(self, raw: bytes) -> None:
+        """One message from Redis, which anyone who can reach it may have sent: a
+        malformed one is logged and dropped."""
+        try:
+            message = self.app.json.loads(raw)
+            if "head" in message:
+                self.woken.set()
+            elif "typing" in message:
+                recipients = {uuid.UUID(user_id) for user_id in message["to"]}
+                self.deliver_typing(str(message["typing"]), recipients)
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            logger.warning("event hub dropped a malformed Redis message (%s): %.200r", error, raw)
 
 
 def hub() -> Hub:

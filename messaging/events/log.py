@@ -24,11 +24,12 @@ session commits (before_commit below), and this process's hub is told right
 after (after_commit); the other workers hear of it from Redis, or see the head
 move when they poll.
 """
+import json
 import uuid
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, delete, event, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, event, func, insert, select, union_all, update
 from sqlalchemy.orm import Session
 
 from ..extensions import db, write_lock
@@ -44,42 +45,72 @@ TAKE_POSITIONS = (
 )
 INSERT_EVENTS = insert(Event)
 HEAD = select(EventLog.head, EventLog.pruned_through).where(EventLog.id == 1)
+COLUMNS = (Event.position, Event.type, Event.conversation_id, Event.user_id, Event.data)
 AFTER = (
-    select(Event.position, Event.type, Event.conversation_id, Event.user_id, Event.data)
+    select(*COLUMNS)
     .where(Event.position > bindparam("after"))
     .order_by(Event.position)
     .limit(bindparam("limit"))
 )
-# What one user may see of them: their own, and those of the conversations they are
-# in; but no typing notices (hub.typing), which are old news when replayed.
-MINE_AFTER = AFTER.where(
-    Event.type != "typing",
-    or_(
-        Event.user_id == bindparam("user_id"),
-        and_(
-            Event.user_id.is_(None),
-            Event.conversation_id.in_(
-                select(Participant.conversation_id)
-                .where(Participant.user_id == bindparam("user_id"))
-            ),
-        ),
-    )
+# What one user may see of them: those addressed to them, and those of the
+# conversations they are in (but no typing notices, old news when replayed). Each
+# part is one range of an index per conversation (models.Event), so a replay costs
+# what the user's own events cost, however many other people have.
+_to_me = AFTER.where(Event.user_id == bindparam("user_id"), Event.type != "typing").subquery()
+_in_mine = (
+    AFTER.join(Participant, Participant.conversation_id == Event.conversation_id)
+    .where(Participant.user_id == bindparam("user_id"), Event.user_id.is_(None))
+    .subquery()
+)
+_mine = union_all(select(_to_me), select(_in_mine)).subquery()
+MINE_AFTER = select(_mine).order_by(_mine.c.position).limit(bindparam("limit"))
+SHOWING = select(Event.position, Event.type, Event.data).where(
+    Event.message_id == bindparam("message_id")
 )
 
 
 def emit(kind: str, data: dict, *, conversation_id: uuid.UUID | None = None,
-         user_id: uuid.UUID | None = None) -> None:
+         user_id: uuid.UUID | None = None, message_id=None) -> None:
     """Record that `kind` happened, when this request's transaction commits.
 
     A conversation's event goes to whoever is a member when a stream reads it;
     with `user_id`, to that user alone (say, a member who was just removed).
+    `message_id` names the message whose text `data` shows (forget_text).
     """
     db.session().info.setdefault("events", []).append({
         "type": kind,
         "conversation_id": conversation_id,
         "user_id": user_id,
+        "message_id": message_id and uuid.UUID(str(message_id)),
         "data": current_app.json.dumps(data),
     })
+
+
+def forget_text(message_id: uuid.UUID, now: dict | None, last_message: dict | None) -> None:
+    """The log shows this message as the REST API does now: `now`, or, deleted (None), not at all.
+
+    A replay must never give anyone text that the REST API would not give them
+    now (an edited message's old text, a deleted one's). So when a message is
+    edited, its earlier events show the new text; when it is deleted, they are
+    dropped (its message.deleted stays), and a conversation's events that
+    showed it as their last message show `last_message` instead, the one the
+    conversation has now. Positions may have gaps afterwards: a replay skips them.
+    """
+    connection = db.session.connection()
+    dumps = current_app.json.dumps
+    for position, kind, data in connection.execute(SHOWING, {"message_id": message_id}):
+        where = Event.position == position
+        if kind.startswith("message.") and now is None:
+            connection.execute(delete(Event).where(where))
+        elif kind.startswith("message."):
+            connection.execute(update(Event).where(where).values(data=dumps(now)))
+        else:
+            shown = now or last_message
+            view = {**json.loads(data), "last_message": shown,
+                    "last_message_at": shown and shown["created_at"]}
+            connection.execute(update(Event).where(where).values(
+                data=dumps(view), message_id=shown and uuid.UUID(str(shown["id"]))
+            ))
 
 
 @event.listens_for(Session, "before_commit")
@@ -152,9 +183,10 @@ def prune(older_than: timedelta) -> None:
     if last is None:
         return
     write_lock()
+    # The events first, the log's row last, as every writer takes them (forget_text).
+    db.session.execute(delete(Event).where(Event.position <= last))
     db.session.execute(
         update(EventLog).where(EventLog.id == 1, EventLog.pruned_through < last)
         .values(pruned_through=last)
     )
-    db.session.execute(delete(Event).where(Event.position <= last))
     db.session.commit()

@@ -1,4 +1,6 @@
 """Event views: the stream, its tickets, and typing notices."""
+import re
+
 from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_jwt_extended import current_user, get_jwt, verify_jwt_in_request
@@ -14,6 +16,9 @@ from . import log, tickets
 from .hub import TooManyStreams, hub, typing
 from .schemas import StreamArgsSchema, TicketSchema
 from .stream import EventStream
+
+# ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+EVENT_ID = re.compile(r"[0-9]{1,19}")
 
 blp = Blueprint("events", __name__, description="Live events (Server-Sent Events).")
 
@@ -31,16 +36,24 @@ class EventsView(MethodView):
         """Open my event stream (Authorization: Bearer, or ?ticket=)
 
         Resume with the header Last-Event-ID (EventSource sends it by itself) or
-        `?after=`: every event after that position comes first, in order.
+        `?after=`, the digits of an event id: every event after that position
+        comes first, in order. A replay shows messages as the REST API does now:
+        a deleted message's events are gone (but its `message.deleted`), an
+        edited one's show the new text.
         """
-        grant = tickets.redeem(args["ticket"]) if "ticket" in args else bearer_grant()
+        ticket = tickets.read(args["ticket"]) if "ticket" in args else None
+        grant = ticket["grant"] if ticket else bearer_grant()
         user = token_user(grant)
         if user is None:
             abort(401, message="Token has been revoked.")
         after = position(args)
+        if ticket:  # used up only now: a request refused above may try again with it
+            tickets.use(ticket)
         try:
             stream = hub().open(user.id)
         except TooManyStreams as error:  # another worker may have room: try again soon
+            if ticket:
+                tickets.give_back(ticket)
             return error_response(429, str(error), {"Retry-After": "1"})
         if after is None:  # from now on: read before answering, so that a client that
             after = log.head()[0]  # then loads through the REST API misses nothing
@@ -62,7 +75,7 @@ def position(args: dict) -> int | None:
     header = request.headers.get("Last-Event-ID")
     if header is None:
         return args.get("after")
-    if not header.isdigit() or int(header) >= 2**63:
+    if not EVENT_ID.fullmatch(header) or int(header) >= 2**63:
         invalid("Last-Event-ID", "Not an event id.", location="headers")
     return int(header)
 

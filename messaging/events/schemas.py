@@ -14,7 +14,10 @@ class StreamArgsSchema(Schema):
     ticket = fields.String(
         validate=validate.Length(max=2000),
         metadata={"description": "From POST /api/events/ticket/, for clients that cannot "
-                                 "send Authorization (browsers' EventSource)."},
+                                 "send Authorization (browsers' EventSource). Used up only "
+                                 "by the stream it opens (after a 422 or 429, try again with "
+                                 "it); refused (401) once the access token that asked for it "
+                                 "has expired."},
     )
 
 

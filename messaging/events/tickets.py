@@ -6,6 +6,7 @@ anywhere else (its audience is "events", which no other route accepts).
 The stream opened with a ticket lives as long as the access token that asked
 for it would: the ticket carries that token's id and expiry.
 """
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -33,8 +34,11 @@ def issue(access: dict) -> dict:
     return {"ticket": token, "expires_in": seconds}
 
 
-def redeem(ticket: str) -> dict:
-    """The grant inside a ticket, which is used up; 401 if it is bad, expired or used."""
+def read(ticket: str) -> dict:
+    """A ticket's claims, its `grant` the access token's; 401 if it or that token expired.
+
+    Not used up yet (use()): a request refused for another reason may try again.
+    """
     try:
         claims = jwt.decode(
             ticket, current_app.config["JWT_SECRET_KEY"], algorithms=[ALGORITHM],
@@ -42,6 +46,19 @@ def redeem(ticket: str) -> dict:
         )
     except jwt.PyJWTError:
         abort(401, message="Invalid or expired ticket.")
-    if claims.get("type") != "ticket" or not revocation.revoke(claims):
+    if claims.get("type") != "ticket":
+        abort(401, message="Invalid or expired ticket.")
+    if claims["grant"]["exp"] <= time.time():
+        abort(401, message="Token has expired.")
+    return claims
+
+
+def use(claims: dict) -> None:
+    """Use the ticket up; 401 if it was already."""
+    if not revocation.revoke(claims):
         abort(401, message="This ticket was used already.")
-    return claims["grant"]
+
+
+def give_back(claims: dict) -> None:
+    """The ticket opened nothing after all (no room here): it may be used again."""
+    revocation.unrevoke(claims)

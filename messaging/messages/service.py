@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..auth.tokens import Caller
 from ..conversations.service import MEMBERSHIP, is_member, member_or_404, seq_of
-from ..events.log import emit
+from ..events.log import emit, forget_text
 from ..extensions import db, write_lock
 from ..models import Conversation, Message, Participant, User, utcnow
 from ..pagination import Keyset
@@ -45,6 +45,13 @@ NEXT_SEQ = (
     .returning(Conversation.last_seq)
 )
 INSERT_MESSAGE = insert(Message)
+# The conversation's last message (not deleted), with its sender.
+LAST_MESSAGE = (
+    select(*message_columns(Message, User))
+    .join(User, User.id == Message.sender_id)
+    .join(Conversation, Conversation.last_message_id == Message.id)
+    .where(Conversation.id == bindparam("conversation_id"))
+)
 # Editing or deleting: the conversation's row lock first, as sending and
 # deleting the conversation take it, so that no two of them wait on each other.
 HOLD = (
@@ -156,7 +163,7 @@ def send_message(
     answer = message_json({**message, "sender_username": sender.username, "edited_at": None})
     try:
         connection.execute(INSERT_MESSAGE, message)
-        emit("message.created", answer, conversation_id=conversation_id)
+        emit("message.created", answer, conversation_id=conversation_id, message_id=message_id)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -206,7 +213,10 @@ def edit_message(message: Message, user: Caller, content: str) -> Message:
     hold(message.conversation_id)
     message.content = content
     message.edited_at = utcnow()
-    emit("message.updated", MESSAGE.dump(message), conversation_id=message.conversation_id)
+    answer = MESSAGE.dump(message)
+    forget_text(message.id, answer, None)
+    emit("message.updated", answer, conversation_id=message.conversation_id,
+         message_id=message.id)
     db.session.commit()
     return message
 
@@ -219,13 +229,16 @@ def delete_message(message: Message, conversation: Conversation, user: Caller) -
     message.content = ""
     message.deleted_at = utcnow()
     db.session.flush()
+    connection = db.session.connection()
     # If it was the conversation's last message, the one before it (not deleted) is now.
-    db.session.connection().execute(
+    connection.execute(
         update(Conversation)
         .where(Conversation.id == message.conversation_id,
                Conversation.last_message_id == message.id)
         .values(last_message_id=newest_visible(message.conversation_id))
     )
+    last = connection.execute(LAST_MESSAGE, {"conversation_id": message.conversation_id}).first()
+    forget_text(message.id, None, last and message_json(last._mapping))
     tombstone = {"id": message.id, "conversation_id": message.conversation_id,
                  "deleted_at": message.deleted_at}
     emit("message.deleted", tombstone, conversation_id=message.conversation_id)
