@@ -8,18 +8,20 @@ database, so another instance of the app sees them too. Passwords are stored
 as Argon2id hashes, and a login for an unknown user costs one hash check like
 any other.
 """
+import inspect
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import jwt as pyjwt
 import pytest
-from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
+from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token, decode_token
+from flask_jwt_extended.tokens import _decode_jwt
 from helpers import PASSWORD, assert_error, bearer
 from sqlalchemy import select
 
-from messaging.auth import service
-from messaging.extensions import db
+from messaging.auth import service, token_cache
+from messaging.extensions import db, jwt
 from messaging.models import RevokedToken, User
 from messaging.passwords import dummy_hash
 
@@ -256,7 +258,7 @@ def test_a_revocation_is_kept_only_until_the_token_expires(app, client, alice):
     assert_revoked(client.get(PROFILE, headers=alice.headers))
 
 
-# Tokens kept once verified (extensions.TokenManager)
+# Tokens kept once verified (auth/token_cache.py)
 
 
 def test_a_token_accepted_before_is_refused_once_it_expires(app, client, alice):
@@ -281,6 +283,36 @@ def test_a_kept_token_is_checked_for_revocation_on_every_request(client, alice):
     assert client.get(PROFILE, headers=alice.headers).status_code == 200
     client.post(LOGOUT, headers=alice.headers)
     assert_revoked(client.get(PROFILE, headers=alice.headers))
+
+
+REVIEW = ("flask-jwt-extended changed a private part that messaging/auth/token_cache.py "
+          "overrides or calls: review TokenManager against the new version, then this test")
+
+
+def parameters(function) -> list[tuple]:
+    """A function's parameters, in order: (name, default)."""
+    return [(p.name, p.default) for p in inspect.signature(function).parameters.values()]
+
+
+def test_the_token_cache_still_fits_flask_jwt_extended(app, alice, monkeypatch):
+    """TokenManager overrides JWTManager._decode_jwt_from_config and calls tokens._decode_jwt:
+    private parts, which a new version of the library may change without a word."""
+    # The library still reads every token through the method TokenManager overrides...
+    with app.app_context():
+        jwt.verified.clear()
+        decode_token(alice.access)
+    assert len(jwt.verified) == 1, f"{REVIEW}: decode_token() no longer calls it"
+    # ... with the arguments the override takes...
+    library = parameters(JWTManager._decode_jwt_from_config)
+    ours = parameters(token_cache.TokenManager._decode_jwt_from_config)
+    assert library == ours, f"{REVIEW}: _decode_jwt_from_config takes {library}"
+    # ... and its verified read takes exactly the arguments TokenManager.read() passes.
+    passed = {}
+    monkeypatch.setattr(token_cache, "_decode_jwt", lambda **arguments: passed.update(arguments))
+    with app.app_context():
+        jwt.read(alice.access)
+    taken = [name for name, _default in parameters(_decode_jwt)]
+    assert sorted(passed) == sorted(taken), f"{REVIEW}: _decode_jwt takes {taken}"
 
 
 # Passwords

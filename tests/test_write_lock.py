@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, event, insert
 from sqlalchemy.exc import OperationalError
 
 from messaging import models
-from messaging.extensions import db
+from messaging.extensions import db, sqlite_writers, write_lock
 from messaging.models import RevokedToken, utcnow
 
 
@@ -71,6 +71,19 @@ def test_a_password_change_does_not_hold_the_write_lock_while_hashing(
     assert writes_meanwhile == ["written", "written"]
 
 
+def impatient(app):
+    """The app, with SQLite's busy timeout at 0: a writer that has to wait for SQLite fails."""
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def no_busy_timeout(dbapi_connection, _record):
+        if engine.dialect.name == "sqlite":
+            dbapi_connection.execute("PRAGMA busy_timeout=0")
+
+    return app
+
+
 def test_threads_of_one_process_take_turns_to_write_without_waiting_on_sqlite(
     make_app, alice, bob, start_conversation
 ):
@@ -78,15 +91,7 @@ def test_threads_of_one_process_take_turns_to_write_without_waiting_on_sqlite(
 
     They queue on the process's own lock, instead of each polling SQLite's.
     """
-    app = make_app()
-    with app.app_context():
-        engine = db.engine
-
-    @event.listens_for(engine, "connect")
-    def impatient(dbapi_connection, _record):
-        if engine.dialect.name == "sqlite":
-            dbapi_connection.execute("PRAGMA busy_timeout=0")
-
+    app = impatient(make_app())
     conversation = start_conversation(alice, bob)
     url = f"/conversations/{conversation['id']}/messages/"
 
@@ -98,3 +103,34 @@ def test_threads_of_one_process_take_turns_to_write_without_waiting_on_sqlite(
     statuses = [status for sends in run_at_once(8, send_five) for status in sends]
 
     assert statuses == [201] * 40
+
+
+def next_writer_gets_a_turn() -> bool:
+    if not sqlite_writers.acquire(timeout=5):
+        return False
+    sqlite_writers.release()
+    return True
+
+
+@pytest.mark.parametrize("end", ["commit", "rollback", "close"])
+def test_a_writer_holds_its_turn_until_its_transaction_ends(app, end):
+    with app.app_context():
+        write_lock()
+        db.session.execute(insert(RevokedToken).values(jti="mine", expires_at=utcnow()))
+        assert sqlite_writers.locked() == (db.engine.dialect.name == "sqlite")
+        getattr(db.session, end)()
+    assert next_writer_gets_a_turn()
+
+
+def test_a_writer_kept_out_of_sqlite_gives_its_turn_back(make_app, database_uri):
+    """Another process writes, past SQLite's busy timeout: write_lock() fails, and its turn ends."""
+    if not database_uri.startswith("sqlite"):
+        pytest.skip("SQLite's write lock only")
+    app = impatient(make_app())
+    other_process = create_engine(database_uri)
+    with other_process.begin() as connection:
+        connection.execute(insert(RevokedToken).values(jti="theirs", expires_at=utcnow()))
+        with app.app_context(), pytest.raises(OperationalError, match="locked"):
+            write_lock()
+    other_process.dispose()
+    assert next_writer_gets_a_turn()
