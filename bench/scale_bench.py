@@ -8,7 +8,10 @@ million messages would take hours). At size N that is:
 - N users named user0000000..., plus `bench_me` and a few whose names start
   with RARE_PREFIX (no name starts with ABSENT_PREFIX);
 - N conversations of bench_me, each a direct one with one of those users;
-- N messages, all in the first of those conversations.
+- N messages, all in the first of those conversations;
+- N events (the log that event streams replay), nearly all of them in
+  OTHER_CONVERSATIONS conversations between other users, and MY_EVENTS in
+  bench_me's first conversation.
 
 Then it times each hot route in-process with Flask's test client (no network,
 no gunicorn: only the app and its queries), asking the two sizes in turn so
@@ -16,6 +19,12 @@ that a busy machine slows both alike, and prints the median and p90 at both
 sizes and their ratio. Keyset pagination and indexes should keep every
 ratio near 1; a ratio above FLAG_RATIO means the route does work that grows
 with the table, which a million rows turns into a slow request.
+
+The event stream (`GET /api/events/`) never ends, so what is timed of it is its
+replay from position 0: the query the stream runs before it goes live
+(log.events_for). Other people's events must not make mine slower to resume.
+bench_me is in all N conversations, which is a cost of its own; the member of
+just one of them (bench_me's partner in the first) shows the events alone.
 
     .venv/bin/python -m bench.scale_bench --rows 20000     # a quick run
 """
@@ -25,7 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,8 +50,10 @@ from config import database_url as driver_url
 from messaging import create_app
 from messaging.auth.tokens import issue_tokens
 from messaging.conversations.service import direct_key
+from messaging.events import log
+from messaging.events.stream import REPLAY_BATCH
 from messaging.extensions import db
-from messaging.models import Conversation, Message, Participant, User
+from messaging.models import Conversation, Event, EventLog, Message, Participant, User
 from messaging.passwords import hash_password
 
 from .database import bench_database_url, reset_database, second_database_url
@@ -55,6 +66,14 @@ RARE_PREFIX = "zq"  # RARE_USERS usernames start with it
 RARE_USERS = 3
 ABSENT_PREFIX = "qz"  # no username starts with it
 UNREAD = 10  # bench_me has not read the last few messages, as is usual
+# Other people's conversations hold all the events but MY_EVENTS. Few and busy on purpose:
+# the planner then takes any conversation for a busy one, and may scan everybody's events
+# where an index range of mine would do (spread over 10,000, PostgreSQL picks the range).
+OTHER_CONVERSATIONS = 50
+MY_EVENTS = 5  # in bench_me's first conversation, spread over the log up to its head
+# Events are recent: older than EVENTS_RETENTION, the hub that the POST route wakes would
+# drop them mid-run, and a replay from 0 would be a resync.
+RECENT = datetime.now(UTC) - timedelta(minutes=10)
 FLAG_RATIO = 1.2
 # A route that takes seconds at a million rows would take an hour for 220 requests: its
 # warm-up stops after WARMUP_BUDGET seconds, its timing after ROUTE_BUDGET seconds once it
@@ -129,6 +148,17 @@ def message_time(seq: int) -> datetime:
     return START + timedelta(milliseconds=seq)
 
 
+def event_row(position: int, conversation_id: uuid.UUID) -> dict:
+    return {
+        "position": position,
+        "type": "message.created",
+        "conversation_id": conversation_id,
+        "user_id": None,  # a conversation's event, for its members
+        "data": f'{{"id":"{uuid.uuid4()}"}}',
+        "created_at": RECENT + timedelta(microseconds=position),
+    }
+
+
 # --- Building a data set of one size. ---
 
 
@@ -137,12 +167,13 @@ class DataSet:
     size: int
     me: uuid.UUID  # the user whose conversations these are
     conversation_id: uuid.UUID  # the one holding `size` messages
+    partner: uuid.UUID  # bench_me's partner in that one, and in no other
 
 
 def build(size: int, password_hash: str) -> DataSet:
     """Write the rows for `size` (see the module's docstring) and return what the timing needs."""
-    data = DataSet(size, uuid.uuid4(), uuid.uuid4())
     crowd = [uuid.uuid4() for _ in range(size)]
+    data = DataSet(size, uuid.uuid4(), uuid.uuid4(), crowd[0])
     with db.engine.connect() as connection:
         if connection.dialect.name == "sqlite":
             fast_sqlite_writes(connection)
@@ -152,6 +183,8 @@ def build(size: int, password_hash: str) -> DataSet:
             insert_conversations(connection, data, crowd)
         with timed(f"messages ({size:,})"):
             insert_messages(connection, data, crowd[0])
+        with timed(f"events ({size:,}), other people's conversations ({OTHER_CONVERSATIONS})"):
+            insert_events(connection, data, crowd)
         # The planner needs statistics, which a database in service has (PostgreSQL's
         # autovacuum would gather them soon after anyway); and on SQLite the rows
         # just written are folded from the write-ahead log into the file, as they
@@ -234,6 +267,32 @@ def insert_messages(connection: Connection, data: DataSet, other: uuid.UUID) -> 
     )
 
 
+def insert_events(connection: Connection, data: DataSet, crowd: list) -> None:
+    # Pairs from the crowd after the partner, who stays in one conversation only.
+    pairs = [(crowd[2 * i + 1], crowd[2 * i + 2]) for i in range(OTHER_CONVERSATIONS)]
+    theirs = [conversation_row(uuid.uuid4(), a, b, START, 0) for a, b in pairs]
+    insert_batch(connection, Conversation.__table__, theirs)
+    insert_batch(connection, Participant.__table__, [
+        participant_row(conversation, user_id, 0)
+        for conversation, pair in zip(theirs, pairs, strict=True) for user_id in pair
+    ])
+    # Mine reach the head, so that no replay can stop before it has read the whole log.
+    mine = {data.size * (i + 1) // MY_EVENTS for i in range(MY_EVENTS)}
+    rows = (
+        event_row(position, data.conversation_id if position in mine
+                  else theirs[position % OTHER_CONVERSATIONS]["id"])
+        for position in range(1, data.size + 1)
+    )
+    for batch in batches(rows):
+        insert_batch(connection, Event.__table__, batch)
+    # The next event (a POST's) is numbered after the head: below it, it would collide.
+    connection.execute(
+        update(EventLog.__table__).where(EventLog.__table__.c.id == 1)
+        .values(head=data.size, pruned_through=0)
+    )
+    connection.commit()
+
+
 def batches(rows: Iterable[dict]) -> Iterator[list[dict]]:
     """Lists of BATCH rows, so that a million rows never sit in memory at once."""
     rows = iter(rows)
@@ -286,10 +345,15 @@ class Route:
     method: str
     url: str
     body: dict | None = None
+    # Timed instead of a request, for a route whose answer never ends (the event stream).
+    call: Callable[[], None] | None = None
 
 
-def hot_routes(client, headers: dict, data: DataSet, old_message: uuid.UUID) -> list[Route]:
+def hot_routes(
+    app: Flask, client, headers: dict, data: DataSet, old_message: uuid.UUID
+) -> list[Route]:
     messages = f"/conversations/{data.conversation_id}/messages/"
+    events = "/api/events/?after=0"
     return [
         Route("GET messages, newest page", "GET", messages),
         Route("GET messages, 4th page (?cursor)", "GET", follow_next(client, headers, messages, 3)),
@@ -299,6 +363,10 @@ def hot_routes(client, headers: dict, data: DataSet, old_message: uuid.UUID) -> 
               follow_next(client, headers, "/conversations/", 1)),
         Route(f"GET users ?q={RARE_PREFIX} (rare)", "GET", f"/api/users/?q={RARE_PREFIX}"),
         Route(f"GET users ?q={ABSENT_PREFIX} (absent)", "GET", f"/api/users/?q={ABSENT_PREFIX}"),
+        # Before the POST, whose events they would otherwise replay too.
+        Route(f"GET {events} (replay)", "GET", events, call=replay(app, data.me)),
+        Route(f"GET {events} (replay, in 1 conv.)", "GET", events,
+              call=replay(app, data.partner)),
         Route("POST a message", "POST", messages, {"content": "a message from the benchmark"}),
     ]
 
@@ -312,6 +380,20 @@ def follow_next(client, headers: dict, url: str, times: int) -> str:
     return url
 
 
+def replay(app: Flask, user_id: uuid.UUID) -> Callable[[], None]:
+    """The stream's first read after ?after=0, as EventStream.read runs it: a connection
+    of its own, given back at once."""
+    def run() -> None:
+        with app.app_context():
+            try:
+                events = log.events_for(user_id, 0, REPLAY_BATCH)
+            finally:
+                db.session.remove()
+        if len(events) != MY_EVENTS:
+            raise RuntimeError(f"the replay found {len(events)} events, not {MY_EVENTS}")
+    return run
+
+
 def check(response, url: str):
     if response.status_code not in (200, 201):
         raise RuntimeError(f"{url} answered {response.status_code}: {response.json}")
@@ -321,6 +403,9 @@ def check(response, url: str):
 def timed_request(client, headers: dict, route: Route) -> float:
     """Milliseconds one request took; an error answer stops the run."""
     started = time.perf_counter()
+    if route.call is not None:
+        route.call()
+        return (time.perf_counter() - started) * 1000
     response = client.open(route.url, method=route.method, json=route.body, headers=headers)
     elapsed = (time.perf_counter() - started) * 1000
     check(response, route.url)
@@ -348,7 +433,7 @@ def target(app: Flask, data: DataSet) -> Target:
         )
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
-    return Target(client, headers, hot_routes(client, headers, data, old_message))
+    return Target(client, headers, hot_routes(app, client, headers, data, old_message))
 
 
 def time_both(small: Target, large: Target, warmup: int, count: int) -> dict:
