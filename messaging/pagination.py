@@ -16,7 +16,7 @@ import json
 from datetime import datetime
 from urllib.parse import urlencode
 
-from flask import Response, current_app, request
+from flask import request
 from marshmallow import fields, validate
 from sqlalchemy import Select, bindparam, tuple_
 
@@ -165,16 +165,6 @@ class Keyset:
             "next_cursor": next_cursor,
             "previous_cursor": previous_cursor,
         }
-
-
-def as_json(page: dict) -> Response:
-    """The answer for a page already in its schema's shape, sent as it is.
-
-    flask-smorest passes a Response through untouched, so the route's schema
-    still documents the page while marshmallow's dump (tens of microseconds an
-    item, for 50 items) is skipped.
-    """
-    return current_app.json.response(page)
 
 
 def page_url(cursor: str) -> str:

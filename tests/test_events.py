@@ -403,7 +403,7 @@ def test_a_replay_reads_indexes_not_everybodys_events(app):
     and their own events: its cost does not grow with other people's events."""
     with app.app_context():
         connection = db.session.connection()
-        statement = log.MINE_AFTER.compile(connection)
+        statement = log.MINE_AFTER[connection.dialect.name].compile(connection)
         params = {"user_id": uuid.uuid4(), "after": 0, "limit": 500}
         if connection.dialect.name == "sqlite":
             values = statement.construct_params({**params, "user_id": params["user_id"].hex})

@@ -11,6 +11,8 @@ import re
 import pytest
 from openapi_spec_validator import validate
 
+from messaging.events.schemas import EVENT_SCHEMAS
+
 OPERATION_IDS = {
     ("post", "/api/auth/register/"): "register",
     ("post", "/api/auth/login/"): "login",
@@ -34,6 +36,20 @@ OPERATION_IDS = {
     ("patch", "/conversations/{conversation_id}/messages/{message_id}/"): "editMessage",
     ("delete", "/conversations/{conversation_id}/messages/{message_id}/"): "deleteMessage",
     ("get", "/health/"): "getHealth",
+}
+
+# What each event's `data` is, by name (README, "Live events").
+EVENT_COMPONENTS = {
+    "message.created": "Message",
+    "message.updated": "Message",
+    "message.deleted": "MessageDeletedEvent",
+    "conversation.created": "ConversationEvent",
+    "conversation.updated": "ConversationEvent",
+    "conversation.removed": "ConversationRemovedEvent",
+    "conversation.read": "ConversationReadEvent",
+    "typing": "TypingEvent",
+    "resync": "ResyncEvent",
+    "auth": "AuthEvent",
 }
 
 PUBLIC = ["register", "login", "refreshTokens", "getHealth"]
@@ -180,6 +196,46 @@ def test_no_field_uses_openapi_3_0s_nullable(spec):
 )
 def test_nullable_fields_say_null_in_their_type(spec, schema, field):
     assert spec["components"]["schemas"][schema]["properties"][field]["type"][-1] == "null"
+
+
+def stream_events(operations) -> dict[str, dict]:
+    """Each event type the stream's content lists -> its schema there (one SSE event)."""
+    _, _, operation = operations["streamEvents"]
+    content = operation["responses"]["200"]["content"]
+    assert list(content) == ["text/event-stream"]
+    return {
+        item["properties"]["event"]["const"]: item
+        for item in content["text/event-stream"]["schema"]["oneOf"]
+    }
+
+
+def test_the_stream_lists_every_event_type_and_no_other(operations):
+    assert sorted(stream_events(operations)) == sorted(EVENT_SCHEMAS)
+
+
+@pytest.mark.parametrize("kind", EVENT_SCHEMAS)
+def test_the_stream_types_each_events_data_with_its_component(spec, operations, kind):
+    data = stream_events(operations)[kind]["properties"]["data"]
+    assert data == {"$ref": f"#/components/schemas/{EVENT_COMPONENTS[kind]}"}
+    fields = EVENT_SCHEMAS[kind]().fields.values()
+    assert set(resolve(spec, data)["properties"]) == {field.data_key or field.name
+                                                      for field in fields}
+
+
+def test_a_conversation_event_is_the_conversation_without_its_unread_count(spec):
+    schemas = spec["components"]["schemas"]
+    conversation = dict(schemas["Conversation"]["properties"])
+    del conversation["unread_count"]
+    assert schemas["ConversationEvent"]["properties"] == conversation
+
+
+def test_every_event_has_an_id_but_auth_and_maybe_typing(operations):
+    events = stream_events(operations)
+    assert {kind for kind, event in events.items() if "id" in event["required"]} == (
+        set(EVENT_SCHEMAS) - {"auth", "typing"}
+    )
+    assert "id" in events["typing"]["properties"]
+    assert "id" not in events["auth"]["properties"]
 
 
 def test_the_error_schema_types_its_field_errors(spec):

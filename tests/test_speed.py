@@ -82,10 +82,13 @@ def count(client, statements, method, url, account, **kwargs) -> int:
         ("GET", "/conversations/{id}/", None, 3),
         # token + the account
         ("GET", "/api/auth/profile/", None, 2),
+        # token + the message (its sender joined in, if I am a member)
+        ("GET", "/conversations/{id}/messages/{message}/", None, 2),
     ],
 )
 def test_statements_per_request(client, statements, chat, alice, method, path, body, expected):
-    url = path.format(id=chat["id"])
+    newest = client.get(f"/conversations/{chat['id']}/messages/", headers=alice.headers).json
+    url = path.format(id=chat["id"], message=newest["results"][0]["id"])
     assert count(client, statements, method, url, alice, json=body) == expected
 
 

@@ -12,7 +12,7 @@ from ..limits import (
     login_account_limit,
     wrong_password,
 )
-from . import service, tokens
+from . import queries, service, tokens
 from .schemas import (
     LoginResponseSchema,
     LoginSchema,
@@ -56,7 +56,7 @@ class RegisterView(MethodView):
     @blp.errors(409, 429)
     def post(self, data):
         """Create an account"""
-        return service.register(data)
+        return queries.profile_json(service.register(data))
 
 
 def password_guesses(account):
@@ -97,7 +97,7 @@ class LoginView(MethodView):
         user = service.authenticate(data["username"], data["password"])
         if user is None:
             abort(401, message="Invalid username or password.")
-        return {**tokens.issue_tokens(user), "user": user}
+        return {**tokens.issue_tokens(user), "user": queries.profile_json(user)}
 
 
 @blp.route("/auth/refresh/")
@@ -134,7 +134,7 @@ class ProfileView(MethodView):
     @blp.response(200, ProfileSchema)
     def get(self):
         """My own account"""
-        return service.account(current_user)
+        return queries.profile_json(service.account(current_user))
 
     @blp.login_required
     @blp.doc(operationId="updateProfile")
@@ -144,7 +144,8 @@ class ProfileView(MethodView):
     @blp.errors(409, 429)
     def patch(self, data):
         """Change my names, email or password (a new password revokes every token)"""
-        return service.update_profile(service.account(current_user), data)
+        user = service.update_profile(service.account(current_user), data)
+        return queries.profile_json(user)
 
 
 @blp.route("/users/")
@@ -155,4 +156,4 @@ class UserViews(MethodView):
     @blp.response(200, UserPageSchema)
     def get(self, args):
         """Find people by the start of their username"""
-        return service.search_users(args["q"], args["limit"], args.get("cursor"))
+        return queries.search(args["q"], args["limit"], args.get("cursor"))

@@ -4,14 +4,13 @@ import uuid
 from flask import g, request
 from flask_jwt_extended import get_jwt_identity
 from flask_smorest import abort
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import invalid
 from ..extensions import db, write_lock
 from ..limits import count_wrong_password
 from ..models import User
-from ..pagination import Keyset
 from ..passwords import dummy_hash, hash_password, verify_password
 from ..schemas import is_storable
 from .tokens import Caller
@@ -125,23 +124,3 @@ def update_profile(user: User, data: dict) -> User:
         # Every token issued so far stops working (counted in SQL: no lost update).
         user.token_version = User.token_version + 1
     return save_user(user)
-
-
-# Users by the start of their name: a range of the username_key index, compared
-# byte by byte: every name that starts with "ali" lies between "ali" and "ali"
-# followed by the highest character there is. Built once (see pagination.Keyset).
-USERS_BY_PREFIX = Keyset(
-    select(User.id, User.username, User.first_name, User.last_name, User.created_at).where(
-        User.username_key >= bindparam("prefix"), User.username_key < bindparam("beyond")
-    ),
-    User.username_key,
-)
-
-
-def search_users(prefix: str, limit: int, cursor: str | None) -> dict:
-    """Users whose username starts with `prefix`, in any case, in username order."""
-    prefix = prefix.lower()
-    return USERS_BY_PREFIX.page(
-        {"prefix": prefix, "beyond": prefix + "\U0010ffff"},
-        descending=False, limit=limit, cursor=cursor,
-    )

@@ -3,8 +3,9 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 
 from ..blueprint import Blueprint
-from ..pagination import PageArgsSchema, as_json
-from . import service
+from ..pagination import PageArgsSchema
+from . import queries, service
+from .membership import member_or_404
 from .schemas import (
     ConversationCreateSchema,
     ConversationPageSchema,
@@ -42,8 +43,7 @@ class ConversationViews(MethodView):
     @blp.response(200, ConversationPageSchema)
     def get(self, args):
         """My conversations, most recent activity first"""
-        page = service.list_conversations(current_user, args["limit"], args.get("cursor"))
-        return as_json(page)
+        return queries.mine(current_user.id, args["limit"], args.get("cursor"))
 
     @blp.login_required
     @blp.doc(
@@ -64,9 +64,8 @@ class ConversationViews(MethodView):
         conversation, created = service.create_conversation(
             current_user, data["participants"], data.get("title")
         )
-        answer = service.conversation_answer(conversation.id, current_user)
-        # The one view with two success codes: 201 made, 200 found (DESIGN.md).
-        return answer, 201 if created else 200
+        # Two success codes: 201 made, 200 found (DESIGN.md).
+        return service.answer(conversation.id, current_user), 201 if created else 200
 
 
 @blp.route("/<uuid:conversation_id>/")
@@ -77,7 +76,7 @@ class ConversationByIdViews(MethodView):
     @blp.errors(404)
     def get(self, conversation_id):
         """One of my conversations"""
-        return service.conversation_answer(conversation_id, current_user)
+        return service.answer(conversation_id, current_user)
 
     @blp.login_required
     @blp.doc(operationId="replaceConversation")
@@ -91,7 +90,7 @@ class ConversationByIdViews(MethodView):
         the owner may send it, it must include the owner, and a direct
         conversation's members cannot change (409).
         """
-        return self._update(conversation_id, data)
+        return service.update_conversation(conversation_id, current_user, data)
 
     @blp.login_required
     @blp.doc(operationId="updateConversation")
@@ -103,12 +102,8 @@ class ConversationByIdViews(MethodView):
 
         As PUT, but every field is optional.
         """
-        return self._update(conversation_id, data)
+        return service.update_conversation(conversation_id, current_user, data)
 
-    @staticmethod
-    def _update(conversation_id, data):
-        conversation = service.conversation_or_404(conversation_id, current_user)
-        return service.update_conversation(conversation, current_user, data)
 
     @blp.login_required
     @blp.doc(operationId="deleteConversation")
@@ -116,8 +111,7 @@ class ConversationByIdViews(MethodView):
     @blp.errors(403, 404)
     def delete(self, conversation_id):
         """Delete a conversation and its messages (owner only)"""
-        conversation = service.conversation_or_404(conversation_id, current_user)
-        service.delete_conversation(conversation, current_user)
+        service.delete_conversation(conversation_id, current_user)
 
 
 @blp.route("/<uuid:conversation_id>/leave/")
@@ -132,8 +126,7 @@ class LeaveView(MethodView):
         If the owner leaves, the longest-standing member becomes the owner; when
         the last member leaves, the conversation is deleted.
         """
-        conversation = service.conversation_or_404(conversation_id, current_user)
-        service.leave(conversation, current_user)
+        service.leave(conversation_id, current_user)
 
 
 @blp.route("/<uuid:conversation_id>/read/")
@@ -149,6 +142,6 @@ class ReadMarkerView(MethodView):
         Answers the conversation with its new `unread_count`. Sending a message
         also marks everything up to it read.
         """
-        service.member_or_404(conversation_id, current_user)
+        member_or_404(conversation_id, current_user.id)
         service.mark_read(conversation_id, current_user, data["message_id"])
-        return service.conversation_answer(conversation_id, current_user)
+        return service.answer(conversation_id, current_user)

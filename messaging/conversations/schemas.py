@@ -1,13 +1,7 @@
-"""Request and response bodies of the conversations blueprint.
-
-Conversations are answered from rows (service.summaries), put into the
-schemas' shape by conversation_json(): a page of them skips marshmallow's
-dump, which would cost more than the rest of the request (tests/test_speed.py
-checks that both give the same JSON).
-"""
+"""Request and response bodies of the conversations blueprint (answers: queries.py builds them)."""
 from marshmallow import fields, validate
 
-from ..messages.schemas import MessageSchema, message_json
+from ..messages.schemas import MessageSchema
 from ..pagination import PageSchema
 from ..schemas import Schema, UTCDateTime
 
@@ -59,30 +53,6 @@ class ConversationSchema(Schema):
 
 class ConversationPageSchema(PageSchema):
     results = fields.List(fields.Nested(ConversationSchema), required=True)
-
-
-def member_json(id, username, first_name, last_name, last_read_message_id) -> dict:  # noqa: A002
-    """MemberSchema's shape."""
-    return {
-        "id": id, "username": username, "first_name": first_name, "last_name": last_name,
-        "last_read_message_id": last_read_message_id,
-    }
-
-
-def conversation_json(row, members: list[dict]) -> dict:
-    """ConversationSchema's shape, for a row of service.summaries() and its members."""
-    last = message_json(row._mapping, prefix="last_") if row.last_id is not None else None
-    return {
-        "id": row.id,
-        "title": row.title,
-        "participants": members,
-        "owner_id": row.owner_id,
-        "is_direct": row.direct_key is not None,
-        "created_at": row.created_at,
-        "last_message": last,
-        "last_message_at": last["created_at"] if last else None,
-        "unread_count": row.unread_count,
-    }
 
 
 class ConversationCreateSchema(Schema):

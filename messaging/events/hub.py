@@ -10,8 +10,9 @@ conversation's event to its members, a personal one to its user.
 
 The database stays the only truth: a stream that falls behind, or reconnects,
 reads what it missed from the log itself (stream.py). Typing notices are the
-exception: never stored, they go from hub to hub through Redis (without Redis,
-to the streams of the same worker only).
+exception: with Redis they go from hub to hub through it and are never stored;
+without Redis they go through the log like any event (typing() below), and
+are never replayed.
 """
 import logging
 import threading
@@ -25,6 +26,7 @@ from flask import Flask, current_app
 from redis import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..conversations.membership import members_of
 from ..extensions import db, write_lock
 from . import log
 
@@ -203,7 +205,7 @@ class Hub:
             if not events:  # dropped as too old while this hub was away: streams resync
                 self.position = head
                 break
-            members = log.members_of({e.conversation_id for e in events if e.user_id is None})
+            members = members_of({e.conversation_id for e in events if e.user_id is None})
             with self.lock:
                 for position, kind, conversation_id, user_id, data in events:
                     audience = {user_id} if user_id else members.get(conversation_id, ())
@@ -265,18 +267,14 @@ def shut_down_all() -> None:
         each.shut_down()
 
 
-def announce(head: int) -> None:
-    hub().announce(head)
-
-
 def typing(conversation_id: uuid.UUID, user) -> None:
     """`user` (a Caller) is typing in this conversation: tell its other members.
 
     Through Redis, it is never stored. Without Redis, the workers share nothing
     but the database: the notice goes through the log like any event, and the
-    streams never replay it (log.MINE_AFTER), so it is only ever seen live.
+    streams never replay it (log.events_for), so it is only ever seen live.
     """
-    recipients = log.members_of({conversation_id})[conversation_id] - {user.id}
+    recipients = members_of({conversation_id})[conversation_id] - {user.id}
     data = {"conversation_id": conversation_id, "user": {"id": user.id, "username": user.username}}
     if hub().typing(current_app.json.dumps(data), recipients):
         return

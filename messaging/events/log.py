@@ -29,12 +29,12 @@ import uuid
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, event, func, insert, select, union_all, update
+from sqlalchemy import bindparam, delete, event, func, insert, select, true, union_all, update
 from sqlalchemy.orm import Session
 
+from ..conversations.membership import conversations_of
 from ..extensions import db, write_lock
-from ..models import Event, EventLog, Participant, utcnow
-from . import hub
+from ..models import Event, EventLog, utcnow
 
 # Built once (see pagination.Keyset): they run with every write and every wake.
 TAKE_POSITIONS = (
@@ -54,16 +54,28 @@ AFTER = (
 )
 # What one user may see of them: those addressed to them, and those of the
 # conversations they are in (but no typing notices, old news when replayed). Each
-# part is one range of an index per conversation (models.Event), so a replay costs
-# what the user's own events cost, however many other people have.
-_to_me = AFTER.where(Event.user_id == bindparam("user_id"), Event.type != "typing").subquery()
-_in_mine = (
-    AFTER.join(Participant, Participant.conversation_id == Event.conversation_id)
-    .where(Participant.user_id == bindparam("user_id"), Event.user_id.is_(None))
-    .subquery()
-)
-_mine = union_all(select(_to_me), select(_in_mine)).subquery()
-MINE_AFTER = select(_mine).order_by(_mine.c.position).limit(bindparam("limit"))
+# part reads ranges of an index (models.Event): a replay costs what the user's own
+# events and conversations cost, however many events other people have.
+_to_me = AFTER.where(Event.user_id == bindparam("user_id"), Event.type != "typing")
+_mine = conversations_of().subquery()
+_each = AFTER.where(
+    Event.conversation_id == _mine.c.conversation_id, Event.user_id.is_(None)
+).lateral()
+_in_mine = {
+    # Each conversation's range on its own (LATERAL): planning a join instead,
+    # PostgreSQL would guess from the busiest conversations and scan the log.
+    "postgresql": select(_each).select_from(_mine).join(_each, true()),
+    # SQLite has no LATERAL; its planner walks the same ranges through IN.
+    "sqlite": AFTER.where(Event.conversation_id.in_(conversations_of()), Event.user_id.is_(None)),
+}
+
+
+def in_order(*parts):
+    both = union_all(*(select(part.subquery()) for part in parts)).subquery()
+    return select(both).order_by(both.c.position).limit(bindparam("limit"))
+
+
+MINE_AFTER = {name: in_order(_to_me, part) for name, part in _in_mine.items()}
 SHOWING = select(Event.position, Event.type, Event.data).where(
     Event.message_id == bindparam("message_id")
 )
@@ -134,7 +146,7 @@ def write_events(session: Session) -> None:
 def announce_events(session: Session) -> None:
     head = session.info.pop("committed_head", None)
     if head is not None:
-        hub.announce(head)
+        current_app.extensions["event_hub"].announce(head)  # hub.py
 
 
 @event.listens_for(Session, "after_rollback")
@@ -159,21 +171,9 @@ def events_after(position: int, limit: int = 500) -> list:
 def events_for(user_id: uuid.UUID, position: int, limit: int = 500) -> list:
     """As events_after(), but only those `user_id` may see now."""
     return db.session.connection().execute(
-        MINE_AFTER, {"user_id": user_id, "after": position, "limit": limit}
+        MINE_AFTER[db.session.get_bind().dialect.name],
+        {"user_id": user_id, "after": position, "limit": limit},
     ).all()
-
-
-def members_of(conversation_ids: set[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUID]]:
-    """The members of each of these conversations, now."""
-    found = {conversation_id: set() for conversation_id in conversation_ids}
-    if conversation_ids:
-        rows = db.session.connection().execute(
-            select(Participant.conversation_id, Participant.user_id)
-            .where(Participant.conversation_id.in_(conversation_ids))
-        )
-        for conversation_id, user_id in rows:
-            found[conversation_id].add(user_id)
-    return found
 
 
 def prune(older_than: timedelta) -> None:

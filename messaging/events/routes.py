@@ -8,13 +8,13 @@ from flask_smorest import abort
 
 from ..auth.tokens import token_user
 from ..blueprint import Blueprint
-from ..conversations.service import member_or_404
-from ..errors import error_response, invalid
+from ..conversations.membership import member_or_404
+from ..errors import invalid
 from ..extensions import limiter
 from ..limits import typing_limit
 from . import log, tickets
 from .hub import TooManyStreams, hub, typing
-from .schemas import StreamArgsSchema, TicketSchema
+from .schemas import EVENT_STREAM, StreamArgsSchema, TicketSchema
 from .stream import EventStream
 
 # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
@@ -27,9 +27,12 @@ blp = Blueprint("events", __name__, description="Live events (Server-Sent Events
 class EventsView(MethodView):
     @blp.arguments(StreamArgsSchema, location="query")
     @blp.doc(operationId="streamEvents", security=[{"bearerAuth": []}, {}])
-    @blp.response(200, content_type="text/event-stream", description=(
-        "A stream of events (README, \"Live events\"): `id:` is the position to resume "
-        "from, `event:` the type, `data:` its JSON."
+    @blp.response(200, EVENT_STREAM, content_type="text/event-stream", description=(
+        "A stream of events (README, \"Live events\"), as Server-Sent Events text, not "
+        "JSON: each event is an `id:` line (the position to resume from; `auth` has none, "
+        "`typing` may have none), an `event:` line (its type) and a `data:` line (its "
+        "payload, JSON on one line), then a blank line. Lines starting with `:` are "
+        "heartbeats. The schema is one event as an SSE client reads it, `data` parsed."
     ))
     @blp.errors(401, 422, 429)
     def get(self, args):
@@ -54,7 +57,7 @@ class EventsView(MethodView):
         except TooManyStreams as error:  # another worker may have room: try again soon
             if ticket:
                 tickets.give_back(ticket)
-            return error_response(429, str(error), {"Retry-After": "1"})
+            abort(429, message=str(error), headers={"Retry-After": "1"})
         if after is None:  # from now on: read before answering, so that a client that
             after = log.head()[0]  # then loads through the REST API misses nothing
         events = EventStream(current_app._get_current_object(), stream, grant, after)
@@ -98,9 +101,9 @@ class TypingView(MethodView):
     @blp.response(204)
     @blp.errors(404, 429)
     def post(self, conversation_id):
-        """Tell the other members I am typing (a `typing` event; never stored)
+        """Tell the other members I am typing (a `typing` event; never replayed)
 
         Send it every few seconds while typing; clients show it for about 5 s.
         """
-        member_or_404(conversation_id, current_user)
+        member_or_404(conversation_id, current_user.id)
         typing(conversation_id, current_user)

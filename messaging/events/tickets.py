@@ -45,7 +45,7 @@ def read(ticket: str) -> dict:
             audience=AUDIENCE, options={"require": ["exp", "jti", "aud"]},
         )
     except jwt.PyJWTError:
-        abort(401, message="Invalid or expired ticket.")
+        claims = {}
     if claims.get("type") != "ticket":
         abort(401, message="Invalid or expired ticket.")
     if claims["grant"]["exp"] <= time.time():

@@ -3,11 +3,9 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 
 from ..blueprint import Blueprint
-from ..conversations.service import conversation_or_404, member_or_404
 from ..extensions import limiter
 from ..limits import send_limit
-from ..pagination import as_json
-from . import service
+from . import queries, service
 from .schemas import (
     IdempotencyKeySchema,
     MessageBodySchema,
@@ -57,10 +55,9 @@ class MessageViews(MethodView):
         ones) and is null when there is nothing more now. To stay in sync, keep
         the id of the last message you saw and ask `?since=` that id.
         """
-        page = service.list_messages(
-            conversation_id, current_user, args["limit"], args.get("cursor"), args.get("since")
+        return queries.history(
+            conversation_id, current_user.id, args["limit"], args.get("cursor"), args.get("since")
         )
-        return as_json(page)
 
     @blp.login_required
     @blp.doc(operationId="sendMessage", responses={201: {"links": MESSAGE_LINKS}})
@@ -76,10 +73,9 @@ class MessageViews(MethodView):
         the server for good: the same key again, for the same conversation and
         text, answers 201 with the first message; for anything else, 409.
         """
-        sent = service.send_message(
+        return service.send_message(
             conversation_id, current_user, data["content"], headers.get("idempotency_key")
         )
-        return as_json(sent), 201
 
 
 @blp.route("/<uuid:message_id>/")
@@ -90,8 +86,7 @@ class MessageByIdViews(MethodView):
     @blp.errors(404)
     def get(self, conversation_id, message_id):
         """One message"""
-        member_or_404(conversation_id, current_user)
-        return service.message_or_404(conversation_id, message_id)
+        return queries.one(conversation_id, message_id, current_user.id)
 
     @blp.login_required
     @blp.doc(operationId="replaceMessage")
@@ -100,7 +95,7 @@ class MessageByIdViews(MethodView):
     @blp.errors(403, 404)
     def put(self, data, conversation_id, message_id):
         """Edit my message"""
-        return self._edit(conversation_id, message_id, data["content"])
+        return service.edit_message(conversation_id, message_id, current_user, data["content"])
 
     @blp.login_required
     @blp.doc(operationId="editMessage")
@@ -109,13 +104,7 @@ class MessageByIdViews(MethodView):
     @blp.errors(403, 404)
     def patch(self, data, conversation_id, message_id):
         """Edit my message"""
-        return self._edit(conversation_id, message_id, data["content"])
-
-    @staticmethod
-    def _edit(conversation_id, message_id, content):
-        member_or_404(conversation_id, current_user)
-        message = service.message_or_404(conversation_id, message_id)
-        return service.edit_message(message, current_user, content)
+        return service.edit_message(conversation_id, message_id, current_user, data["content"])
 
     @blp.login_required
     @blp.doc(operationId="deleteMessage")
@@ -123,6 +112,4 @@ class MessageByIdViews(MethodView):
     @blp.errors(403, 404)
     def delete(self, conversation_id, message_id):
         """Delete a message (its sender, or the conversation's owner)"""
-        conversation = conversation_or_404(conversation_id, current_user)
-        message = service.message_or_404(conversation_id, message_id)
-        service.delete_message(message, conversation, current_user)
+        service.delete_message(conversation_id, message_id, current_user)

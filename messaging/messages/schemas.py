@@ -1,15 +1,8 @@
-"""Request and response bodies of the messages blueprint.
-
-Pages of messages are answered from rows (message_columns), put into
-MessageSchema's shape by message_json(): 50 of them through marshmallow's dump
-would cost more than the rest of the request (tests/test_speed.py checks that
-both give the same JSON).
-"""
+"""Request and response bodies of the messages blueprint (answers: queries.py builds them)."""
 import unicodedata
 
 from marshmallow import ValidationError, fields, validate
 
-from ..models import as_text
 from ..pagination import PageArgsSchema, PageSchema
 from ..schemas import Schema, UTCDateTime
 
@@ -79,35 +72,6 @@ class MessageSchema(Schema):
 
 class MessagePageSchema(PageSchema):
     results = fields.List(fields.Nested(MessageSchema), required=True)
-
-
-def message_columns(message, sender, prefix: str = "") -> list:
-    """The columns message_json() reads, of a Message (and its sender, a User) or aliases."""
-    columns = {
-        "id": as_text(message.id),
-        "conversation_id": as_text(message.conversation_id),
-        "sender_id": as_text(message.sender_id),
-        "sender_username": sender.username,
-        "content": message.content,
-        "created_at": message.created_at,
-        "edited_at": message.edited_at,
-    }
-    return [column.label(prefix + name) for name, column in columns.items()]
-
-
-def message_json(column, prefix: str = "") -> dict:
-    """MessageSchema's shape, from the values of message_columns() (under the same prefix)."""
-    return {
-        "id": column[prefix + "id"],
-        "conversation_id": column[prefix + "conversation_id"],
-        "sender": {
-            "id": column[prefix + "sender_id"],
-            "username": column[prefix + "sender_username"],
-        },
-        "content": column[prefix + "content"],
-        "created_at": column[prefix + "created_at"],
-        "edited_at": column[prefix + "edited_at"],
-    }
 
 
 class MessageBodySchema(Schema):

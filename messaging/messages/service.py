@@ -1,39 +1,28 @@
-"""Message rules: sending (in order, at most once), reading, editing, deleting.
+"""Message rules and writes: sending (in order, at most once), editing, deleting.
 
-Callers have already checked membership with conversation_or_404() or
-member_or_404(); sending checks it again under the conversation's lock.
+Who may see a conversation's messages is decided in conversations/membership.py;
+what a message looks like, in queries.py.
 """
 import hashlib
 import uuid
 
 from flask_smorest import abort
-from sqlalchemy import bindparam, case, exists, insert, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.tokens import Caller
-from ..conversations.service import MEMBERSHIP, is_member, member_or_404, seq_of
+from ..conversations.membership import hold, member_or_404, not_found
 from ..events.log import emit, forget_text
 from ..extensions import db, write_lock
-from ..models import Conversation, Message, Participant, User, utcnow
-from ..pagination import Keyset
-from .schemas import MessageSchema, message_columns, message_json
+from ..models import Conversation, Message, Participant, utcnow
+from . import queries
+from .queries import message_json, visible
 
-# The statements of the hot routes are built once, here: building one costs more
-# than running it. Each request binds its own values (:conversation_id, ...).
+# The statements of a send are built once, here: building one costs more than
+# running it. Each request binds its own values (:conversation_id, ...).
 
-# A conversation's history: messages not deleted, with their senders, by seq; and
-# only if :user_id is a member (the same statement answers both).
-HISTORY = Keyset(
-    select(*message_columns(Message, User))
-    .join(User, User.id == Message.sender_id)
-    .where(
-        Message.conversation_id == bindparam("conversation_id"),
-        Message.deleted_at.is_(None),
-        exists(MEMBERSHIP),
-    ),
-    Message.seq,
-)
-# Numbering a new message: the conversation's row lock, held until commit.
+# Numbering a new message. Updating the conversation's row takes its lock until
+# commit, as membership.hold() does for every other change.
 NEXT_SEQ = (
     update(Conversation)
     .where(Conversation.id == bindparam("conversation_id"))
@@ -45,23 +34,10 @@ NEXT_SEQ = (
     .returning(Conversation.last_seq)
 )
 INSERT_MESSAGE = insert(Message)
-# The conversation's last message (not deleted), with its sender.
-LAST_MESSAGE = (
-    select(*message_columns(Message, User))
-    .join(User, User.id == Message.sender_id)
-    .join(Conversation, Conversation.last_message_id == Message.id)
-    .where(Conversation.id == bindparam("conversation_id"))
-)
-# Editing or deleting: the conversation's row lock first, as sending and
-# deleting the conversation take it, so that no two of them wait on each other.
-HOLD = (
-    select(Conversation.id)
-    .where(Conversation.id == bindparam("conversation_id"))
-    .with_for_update()
-)
 # After a send: every member's list sorts the conversation first, and what I
 # send, I have read, and so has what came before it. The members it touched
-# come back: whether the sender is among them is the membership check.
+# come back: whether the sender is among them is the membership check, the
+# rule of membership.members_only() read from these rows (one statement fewer).
 AFTER_SEND = (
     update(Participant)
     .where(Participant.conversation_id == bindparam("conversation"))
@@ -76,47 +52,19 @@ AFTER_SEND = (
 )
 
 
-MESSAGE = MessageSchema()
-
-
-def message_or_404(conversation_id: uuid.UUID, message_id: uuid.UUID) -> Message:
-    """A message of this conversation, unless deleted; 404 otherwise."""
+def message_or_404(conversation_id: uuid.UUID, message_id: uuid.UUID, user: Caller) -> Message:
+    """A message of this conversation, not deleted, to change: under the conversation's
+    lock (hold), if `user` is a member. 404 otherwise."""
+    hold(conversation_id)
+    member_or_404(conversation_id, user.id)
     message = db.session.scalar(
         select(Message).where(
-            Message.id == message_id,
-            Message.conversation_id == conversation_id,
-            Message.deleted_at.is_(None),
+            Message.id == message_id, Message.conversation_id == conversation_id, visible()
         )
     )
     if message is None:
-        abort(404, message="Message not found.")
+        queries.not_found()
     return message
-
-
-def list_messages(
-    conversation_id: uuid.UUID, user: Caller, limit: int, cursor: str | None,
-    since: uuid.UUID | None,
-) -> dict:
-    """History, newest first; or, with `since`, what came after that message, oldest first.
-
-    In MessagePageSchema's shape, from rows: a page is one index range on
-    (conversation_id, seq), its senders joined in. 404 if `user` is not a
-    member: a page of messages says so, only an empty one needs asking.
-    """
-    start_after = None
-    if since is not None and cursor is None:
-        start_after = (seq_of(conversation_id, since, user, field="since", location="query"),)
-    page = HISTORY.page(
-        {"conversation_id": conversation_id, "user_id": user.id},
-        descending=since is None,
-        limit=limit,
-        cursor=cursor,
-        start_after=start_after,
-    )
-    if not page["results"]:
-        member_or_404(conversation_id, user)
-    page["results"] = [message_json(row._mapping) for row in page["results"]]
-    return page
 
 
 def send_message(
@@ -124,7 +72,7 @@ def send_message(
 ) -> dict:
     """Store a message, or return the one this sender already sent with this key.
 
-    The answer is in MessageSchema's shape, ready to send (pagination.as_json).
+    The answer is in MessageSchema's shape.
 
     Numbering takes the conversation's row lock (UPDATE ... RETURNING), so
     messages of one conversation commit in `seq` order and a client syncing
@@ -149,7 +97,7 @@ def send_message(
         "conversation": conversation_id, "now": now, "sender_id": sender.id, "seq": seq,
     }).scalars().all()
     if sender.id not in members:
-        abort(404, message="Conversation not found.")
+        not_found()
     message = {
         "id": message_id,
         "conversation_id": conversation_id,
@@ -185,60 +133,56 @@ def replay(
     message: Message, conversation_id: uuid.UUID, sender: Caller, content: str
 ) -> dict:
     """The first message again, if the retry asks for the same thing; 409 otherwise."""
-    if not is_member(conversation_id, sender):
-        abort(404, message="Conversation not found.")
+    member_or_404(conversation_id, sender.id)
     if message.deleted_at is not None:
         abort(409, message="This Idempotency-Key was used for a message since deleted.")
     # Messages sent before digests were kept compare with their (maybe edited) text.
     first_sent = message.idempotency_digest or digest(message.content)
     if message.conversation_id != conversation_id or digest(content) != first_sent:
         abort(409, message="This Idempotency-Key was used for a different message.")
-    return MESSAGE.dump(message)
+    return queries.one(conversation_id, message.id, sender.id)
 
 
 def digest(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
-def hold(conversation_id: uuid.UUID) -> None:
-    """Take the conversation's row lock until commit; 404 if it was deleted meanwhile."""
-    write_lock()
-    if db.session.connection().execute(HOLD, {"conversation_id": conversation_id}).first() is None:
-        abort(404, message="Conversation not found.")
-
-
-def edit_message(message: Message, user: Caller, content: str) -> Message:
+def edit_message(
+    conversation_id: uuid.UUID, message_id: uuid.UUID, user: Caller, content: str
+) -> dict:
+    """The sender may edit; the answer is the message as saved (MessageSchema's shape)."""
+    message = message_or_404(conversation_id, message_id, user)
     if message.sender_id != user.id:
         abort(403, message="Only the sender may edit a message.")
-    hold(message.conversation_id)
     message.content = content
     message.edited_at = utcnow()
-    answer = MESSAGE.dump(message)
+    db.session.flush()
+    answer = queries.one(message.conversation_id, message.id, user.id)
     forget_text(message.id, answer, None)
     emit("message.updated", answer, conversation_id=message.conversation_id,
          message_id=message.id)
     db.session.commit()
-    return message
+    return answer
 
 
-def delete_message(message: Message, conversation: Conversation, user: Caller) -> None:
+def delete_message(conversation_id: uuid.UUID, message_id: uuid.UUID, user: Caller) -> None:
     """The sender or the conversation's owner may delete; the text goes, the place stays."""
-    if user.id not in (message.sender_id, conversation.owner_id):
+    message = message_or_404(conversation_id, message_id, user)
+    owner_id = db.session.scalar(select(Conversation.owner_id).where(
+        Conversation.id == conversation_id))
+    if user.id not in (message.sender_id, owner_id):
         abort(403, message="Only the sender or the conversation's owner may delete a message.")
-    hold(message.conversation_id)
     message.content = ""
     message.deleted_at = utcnow()
     db.session.flush()
-    connection = db.session.connection()
     # If it was the conversation's last message, the one before it (not deleted) is now.
-    connection.execute(
+    db.session.connection().execute(
         update(Conversation)
         .where(Conversation.id == message.conversation_id,
                Conversation.last_message_id == message.id)
         .values(last_message_id=newest_visible(message.conversation_id))
     )
-    last = connection.execute(LAST_MESSAGE, {"conversation_id": message.conversation_id}).first()
-    forget_text(message.id, None, last and message_json(last._mapping))
+    forget_text(message.id, None, queries.last(message.conversation_id))
     tombstone = {"id": message.id, "conversation_id": message.conversation_id,
                  "deleted_at": message.deleted_at}
     emit("message.deleted", tombstone, conversation_id=message.conversation_id)
@@ -249,7 +193,7 @@ def newest_visible(conversation_id: uuid.UUID):
     """The id of the newest message not deleted, as a subquery."""
     return (
         select(Message.id)
-        .where(Message.conversation_id == conversation_id, Message.deleted_at.is_(None))
+        .where(Message.conversation_id == conversation_id, visible())
         .order_by(Message.seq.desc())
         .limit(1)
         .scalar_subquery()
