@@ -43,28 +43,23 @@ class PageArgsSchema(Schema):
     )
 
 
+ALWAYS = {"required": True, "allow_none": True}  # always there, maybe null
+
+
 class PageSchema(Schema):
     """A page of a list, always with all its fields.
 
     Subclasses add `results = fields.List(fields.Nested(ItemSchema), required=True)`.
     """
 
-    next = fields.Url(
-        required=True, allow_none=True,
-        metadata={"description": "The URL of the next page, or null at the end (for now)."},
-    )
-    previous = fields.Url(
-        required=True, allow_none=True,
-        metadata={"description": "The URL of the page before, or null on the first page."},
-    )
-    next_cursor = fields.String(
-        required=True, allow_none=True,
-        metadata={"description": "The `cursor` of the next page, or null: `next` without the URL."},
-    )
-    previous_cursor = fields.String(
-        required=True, allow_none=True,
-        metadata={"description": "The `cursor` of the page before, or null."},
-    )
+    next = fields.Url(**ALWAYS, metadata={
+        "description": "The URL of the next page, or null at the end (for now)."})
+    previous = fields.Url(**ALWAYS, metadata={
+        "description": "The URL of the page before, or null on the first page."})
+    next_cursor = fields.String(**ALWAYS, metadata={
+        "description": "The `cursor` of the next page, or null: `next` without the URL."})
+    previous_cursor = fields.String(**ALWAYS, metadata={
+        "description": "The `cursor` of the page before, or null."})
 
 
 def encode_cursor(position: tuple, backward: bool = False) -> str:
