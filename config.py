@@ -75,6 +75,9 @@ class Config:
     CORS_ORIGINS = [o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()]
     # How many proxies in front of the app set X-Forwarded-For/-Proto/-Host (0: trust none).
     PROXY_COUNT = env_int("PROXY_COUNT", 0)
+    # PostgreSQL: how long a request waits for a row another transaction holds (an
+    # admin's open transaction, say) before it gives up with a 503 and Retry-After.
+    DATABASE_LOCK_TIMEOUT = float(os.environ.get("DATABASE_LOCK_TIMEOUT", 5))
     # Requests one process works on at once; more wait their turn (middleware.ActiveRequests).
     ACTIVE_REQUESTS = env_int("ACTIVE_REQUESTS", 2)
 

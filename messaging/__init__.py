@@ -50,10 +50,16 @@ def check_config(app: Flask) -> None:
         os.makedirs(app.instance_path, exist_ok=True)
         path = Path(app.instance_path) / "messaging.sqlite"
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         # Over a network, a pooled connection may have died while idle (a database
-        # restart): each is tested as it is taken. A SQLite file needs no such test.
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+        # restart): each is tested as it is taken. And no request waits for a locked
+        # row longer than DATABASE_LOCK_TIMEOUT (errors.py answers 503). SQLite's
+        # writers wait at most its busy timeout (extensions.py).
+        lock_timeout = round(app.config["DATABASE_LOCK_TIMEOUT"] * 1000)
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
+            "pool_pre_ping": True,
+            "connect_args": {"options": f"-c lock_timeout={lock_timeout}"},
+        })
 
 
 def register_extensions(app: Flask) -> None:

@@ -29,6 +29,8 @@ from .schemas import Schema
 
 logger = logging.getLogger(__name__)
 
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: DATABASE_LOCK_TIMEOUT ran out waiting for a row
+
 
 def error_response(code: int, message: str, headers: dict | None = None):
     """A response in the same shape as flask-smorest's errors."""
@@ -89,10 +91,13 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def database_unavailable(error: OperationalError):
         db.session.rollback()
-        logger.error("database error: %s", error.orig)
-        return error_response(
-            503, "The database is unavailable; try again shortly.", {"Retry-After": "1"}
-        )
+        if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            logger.warning("lock timeout: %s", error.orig)
+            message = "What this request changes is locked by another; try again shortly."
+        else:
+            logger.error("database error: %s", error.orig)
+            message = "The database is unavailable; try again shortly."
+        return error_response(503, message, {"Retry-After": "1"})
 
 
 def invalid(field: str, message: str, location: str = "json") -> NoReturn:

@@ -48,7 +48,8 @@ class ActiveRequests:
     database call and socket write, and that switching costs more than the
     requests themselves. The others wait here, asleep, for their turn. A
     stream only holds a turn while it opens: its events are sent after. And a
-    body is read before the turn, so that a slow client holds none.
+    body is read before the turn, sent whole or in chunks, so that a slow or
+    stalled client holds none.
     """
 
     def __init__(self, wsgi_app, limit: int, max_body: int):
@@ -60,6 +61,9 @@ class ActiveRequests:
         length = environ.get("CONTENT_LENGTH", "")
         if length.isdigit() and 0 < int(length) <= self.max_body:
             environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(int(length)))
+        elif "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            # A byte past the limit at most: enough to tell a body too large (413).
+            environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(self.max_body + 1))
         with self.turns:
             return self.wsgi_app(environ, start_response)
 

@@ -20,6 +20,11 @@ from .stream import EventStream
 # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
 EVENT_ID = re.compile(r"[0-9]{1,19}")
 
+STREAM_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Accel-Buffering": "no",  # nginx: pass each event on at once
+}
+
 blp = Blueprint("events", __name__, description="Live events (Server-Sent Events).")
 
 
@@ -50,6 +55,8 @@ class EventsView(MethodView):
         if user is None:
             abort(401, message="Token has been revoked.")
         after = position(args)
+        if request.method == "HEAD":  # its headers alone: no stream opened, no slot held
+            return Response(mimetype="text/event-stream", headers=STREAM_HEADERS)
         if ticket:  # used up only now: a request refused above may try again with it
             tickets.use(ticket)
         try:
@@ -61,10 +68,7 @@ class EventsView(MethodView):
         if after is None:  # from now on: read before answering, so that a client that
             after = log.head()[0]  # then loads through the REST API misses nothing
         events = EventStream(current_app._get_current_object(), stream, grant, after)
-        return Response(events, mimetype="text/event-stream", headers={
-            "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no",  # nginx: pass each event on at once
-        })
+        return Response(events, mimetype="text/event-stream", headers=STREAM_HEADERS)
 
 
 def bearer_grant() -> dict:
