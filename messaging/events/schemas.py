@@ -13,10 +13,10 @@ from ..schemas import Schema, UTCDateTime
 
 POSITION = validate.Range(min=0, max=2**63 - 1)
 
-# The reasons stream.py gives (tests/test_event_shapes.py sees each on a real stream).
+# The reasons an event gives (tests/test_event_shapes.py sees them on real streams).
 REMOVED_REASONS = ("left", "removed", "deleted")
-RESYNC_REASONS = ("position unknown or too old",)
-AUTH_REASONS = ("token expired", "token revoked")
+POSITION_UNKNOWN = "position unknown or too old"  # resync
+TOKEN_EXPIRED, TOKEN_REVOKED = "token expired", "token revoked"  # auth
 
 
 class StreamArgsSchema(Schema):
@@ -85,13 +85,13 @@ class ResyncEventSchema(Schema):
     """resync: the position I resumed from is unknown or too old: reload through the
     REST API, then carry on."""
 
-    reason = fields.String(required=True, validate=validate.OneOf(RESYNC_REASONS))
+    reason = fields.String(required=True, validate=validate.OneOf([POSITION_UNKNOWN]))
 
 
 class AuthEventSchema(Schema):
     """auth: my token expired or was revoked; the stream ends. Refresh it and reconnect."""
 
-    reason = fields.String(required=True, validate=validate.OneOf(AUTH_REASONS))
+    reason = fields.String(required=True, validate=validate.OneOf([TOKEN_EXPIRED, TOKEN_REVOKED]))
 
 
 EVENT_SCHEMAS = {

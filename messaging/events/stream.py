@@ -13,6 +13,7 @@ How nothing is lost or sent twice:
 Positions only grow, in commit order (log.py), so "skip what is not above the
 last position sent" removes the overlap and leaves no gap.
 """
+import json
 import time
 from collections.abc import Iterator
 
@@ -22,8 +23,14 @@ from ..auth.tokens import token_user
 from ..extensions import db
 from . import log
 from .hub import Stream
+from .schemas import POSITION_UNKNOWN, TOKEN_EXPIRED, TOKEN_REVOKED
 
 REPLAY_BATCH = 500
+
+
+def reason(text: str) -> str:
+    """The `data` of a resync or auth event (events/schemas.py names the reasons)."""
+    return json.dumps({"reason": text})
 
 
 def sse(kind: str, data: str, position: int | None = None) -> str:
@@ -56,7 +63,7 @@ class EventStream:
         if not pruned_through <= self.position <= head:
             # Too old (dropped), or not one of ours: reload through the REST API, go on.
             self.position = head
-            yield sse("resync", '{"reason": "position unknown or too old"}', head)
+            yield sse("resync", reason(POSITION_UNKNOWN), head)
             return
         while True:
             events = self.read(log.events_for, self.stream.user_id, self.position, REPLAY_BATCH)
@@ -95,11 +102,11 @@ class EventStream:
                 position, kind, data = stream.inbox.popleft()
                 yield from self.send([(position, kind, data)])
             if time.time() >= expires:
-                yield sse("auth", '{"reason": "token expired"}')
+                yield sse("auth", reason(TOKEN_EXPIRED))
                 return
             if time.monotonic() >= next_beat:
                 if not self.token_good():
-                    yield sse("auth", '{"reason": "token revoked"}')
+                    yield sse("auth", reason(TOKEN_REVOKED))
                     return
                 next_beat = time.monotonic() + self.heartbeat
                 yield ": heartbeat\n\n"
