@@ -113,11 +113,9 @@ def start_gunicorn(app, test_config, **settings) -> tuple[subprocess.Popen, str]
         "WEB_CONCURRENCY": "4",
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
-        **settings,
+        "REDIS_URL": test_config["REDIS_URL"] or "",
+        **settings,  # REDIS_URL="" for a gunicorn without Redis
     }
-    env.pop("REDIS_URL", None)
-    if test_config["REDIS_URL"]:
-        env["REDIS_URL"] = test_config["REDIS_URL"]
     command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
                "--access-logfile", "/dev/null", "wsgi:app"]
     process = subprocess.Popen(command, cwd=Path(__file__).parent.parent, env=env)

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 from helpers import PASSWORD, EventReader, assert_error, bearer, free_port, request
-from sqlalchemy import select, update
+from sqlalchemy import create_engine, select, text, update
 
 from messaging.events import log
+from messaging.events.hub import LISTENER_NAME
 from messaging.extensions import db
 from messaging.models import Event, EventLog, Message, utcnow
 
@@ -497,3 +498,46 @@ def test_malformed_redis_messages_leave_the_hubs_listening(
             break
     assert notices, "no typing notice: the hub stopped listening to Redis"
     assert notices[0]["data"]["user"]["id"] == bob.id
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"),
+                    reason="needs TEST_DATABASE_URL: LISTEN/NOTIFY is PostgreSQL's")
+def test_without_redis_postgresql_wakes_the_workers_and_a_lost_listener_loses_nothing(
+    database_uri, make_server, open_stream, alice, bob
+):
+    # Polling every 30 s: an event that arrives within 2 s was woken by NOTIFY.
+    base = make_server(REDIS_URL="", EVENTS_POLL_INTERVAL="30", WEB_CONCURRENCY="1")
+    sender = make_server(REDIS_URL="", WEB_CONCURRENCY="1")  # another host
+    engine = create_engine(database_uri)
+    listeners = text("SELECT pid FROM pg_stat_activity WHERE application_name = :name")
+
+    def listening() -> list[int]:
+        deadline = time.monotonic() + 10
+        while True:
+            with engine.connect() as connection:
+                pids = connection.execute(listeners, {"name": LISTENER_NAME}).scalars().all()
+            if pids:
+                return pids
+            assert time.monotonic() < deadline, "no hub listens to PostgreSQL"
+            time.sleep(0.1)
+
+    try:
+        bobs = open_stream(base, bob)
+        listening()
+        conversation = new_conversation(sender, alice, bob)
+        assert bobs.next(timeout=2)["data"]["id"] == conversation["id"]
+        for i in range(3):
+            message = post(sender, alice, conversation, f"woken {i}")
+            assert bobs.next(timeout=2)["data"] == message
+
+        with engine.connect() as connection:  # the listening connection dies
+            for pid in listening():
+                connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        sent = [post(sender, alice, conversation, f"meanwhile {i}") for i in range(5)]
+        got = [bobs.next(timeout=10) for _ in sent]
+        assert [event["data"] for event in got] == sent  # none lost, none twice, in order
+        listening()  # back
+        message = post(sender, alice, conversation, "woken again")
+        assert bobs.next(timeout=2)["data"] == message
+    finally:
+        engine.dispose()

@@ -1,12 +1,14 @@
 """Each worker's hub: it reads new events from the log once and hands them to its streams.
 
 One thread per worker process watches the log's head (log.HEAD). It looks when
-this process commits events, when Redis says another worker did (REDIS_URL),
-and every EVENTS_POLL_INTERVAL seconds in any case, so that an event reaches
-every stream within a second with or without Redis, and even if a Redis
-message is lost. When the head has moved, it reads the new events in one query,
-and pushes each to the open streams of this process that may see it: a
-conversation's event to its members, a personal one to its user.
+this process commits events; when another worker did, as Redis says
+(REDIS_URL) or, without Redis, PostgreSQL's NOTIFY (listen_to_postgres); and
+every EVENTS_POLL_INTERVAL seconds in any case (SAFETY_NET while the NOTIFYs
+come), so that an event reaches every stream within a second with or without
+Redis, and even if a Redis message is lost. When the head has moved, it reads
+the new events in one query, and pushes each to the open streams of this
+process that may see it: a conversation's event to its members, a personal
+one to its user.
 
 The database stays the only truth: a stream that falls behind, or reconnects,
 reads what it missed from the log itself (stream.py). Typing notices are the
@@ -22,8 +24,10 @@ import weakref
 from collections import deque
 from datetime import timedelta
 
+import psycopg
 from flask import Flask, current_app
 from redis import RedisError
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..conversations.membership import members_of
@@ -32,6 +36,8 @@ from . import log
 
 logger = logging.getLogger(__name__)
 
+LISTENER_NAME = "messaging-event-hub"  # its connection's application_name in PostgreSQL
+SAFETY_NET = 5  # seconds between looks at the log while PostgreSQL's NOTIFY wakes the hub
 BACKLOG = 1000  # events a stream may have waiting; beyond, it reads them from the log
 PRUNE_EVERY = 60  # seconds
 
@@ -70,6 +76,7 @@ class Hub:
         self.thread: threading.Thread | None = None
         self.redis_back_at = 0.0  # after a failure, Redis is left alone until then
         self.listening = False
+        self.notified = False  # PostgreSQL's LISTEN is up: every commit wakes this hub
         # Pub/sub channels are shared by a Redis server's databases: the number of
         # ours (REDIS_URL) keeps deployments that share a server apart.
         redis = app.extensions.get("redis")
@@ -161,15 +168,22 @@ class Hub:
     # The hub's own threads.
 
     def start(self, listen: bool = False) -> None:
-        """The hub's thread, if not yet running; with `listen`, its Redis listener too
-        (only streams need to hear of other workers' events)."""
+        """The hub's thread, if not yet running; with `listen`, its listener too (only
+        streams need to hear of other workers' events): Redis's, else PostgreSQL's."""
         with self.lock:
             if self.thread is None:
                 self.thread = threading.Thread(target=self.run, name="event-hub", daemon=True)
                 self.thread.start()
-            if listen and not self.listening and self.app.extensions.get("redis") is not None:
-                self.listening = True
-                threading.Thread(target=self.listen, name="event-hub-redis", daemon=True).start()
+            if not listen or self.listening:
+                return
+            if self.app.extensions.get("redis") is not None:
+                listener = self.listen
+            elif self.app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+                listener = self.listen_to_postgres
+            else:
+                return  # SQLite: one machine, polling is all it needs
+            self.listening = True
+            threading.Thread(target=listener, name="event-hub-listener", daemon=True).start()
 
     def run(self) -> None:
         """Watch the log's head, hand out what is new; once a minute, drop old events.
@@ -182,7 +196,9 @@ class Hub:
         while not self.closing:
             with self.lock:
                 streaming = self.count() > 0
-            self.woken.wait(interval if streaming else PRUNE_EVERY)
+            # PostgreSQL's NOTIFY comes with every commit: polling is only a safety net.
+            wait = SAFETY_NET if self.notified else interval
+            self.woken.wait(wait if streaming else PRUNE_EVERY)
             self.woken.clear()
             with self.app.app_context():
                 try:
@@ -236,6 +252,35 @@ class Hub:
             except Exception as error:  # noqa: BLE001 -- polling carries on meanwhile
                 if not lost:  # once per outage, not every second of it
                     logger.warning("event hub lost Redis, retrying every second: %s", error)
+                    lost = True
+                threading.Event().wait(1)
+
+    def listen_to_postgres(self) -> None:
+        """Without Redis, on PostgreSQL: wake up at every commit of events (log.py NOTIFYs).
+
+        One connection of its own, never the pool's. If it is lost (a restart,
+        pg_terminate_backend), polling takes over until it is back, and the hub
+        then reads what came meanwhile: the log stays the truth.
+        """
+        url = make_url(self.app.config["SQLALCHEMY_DATABASE_URI"]).set(drivername="postgresql")
+        lost = False
+        while not self.closing:
+            try:
+                with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True,
+                                     application_name=LISTENER_NAME) as connection:
+                    connection.execute(f"LISTEN {log.NOTIFY_CHANNEL}")
+                    if lost:
+                        logger.warning("event hub listens to PostgreSQL again")
+                        lost = False
+                    self.notified = True
+                    self.woken.set()  # what committed while it was away
+                    while not self.closing:
+                        for _ in connection.notifies(timeout=1.0, stop_after=1):
+                            self.woken.set()
+            except Exception as error:  # noqa: BLE001 -- polling carries on meanwhile
+                self.notified = False
+                if not lost:
+                    logger.warning("event hub lost PostgreSQL's LISTEN, retrying: %s", error)
                     lost = True
                 threading.Event().wait(1)
 

@@ -21,8 +21,10 @@ take turns anyway.)
 
 Services describe what happened with emit(). The events are written when the
 session commits (before_commit below), and this process's hub is told right
-after (after_commit); the other workers hear of it from Redis, or see the head
-move when they poll.
+after (after_commit); the other workers hear of it from Redis, or from the
+NOTIFY that PostgreSQL sends at the commit (TAKE_POSITIONS asks for it; commits
+that write events take turns on event_log's row anyway, so it costs no extra
+waiting), or see the head move when they poll.
 """
 import json
 import uuid
@@ -36,13 +38,16 @@ from ..conversations.membership import conversations_of
 from ..extensions import db, write_lock
 from ..models import Event, EventLog, utcnow
 
+NOTIFY_CHANNEL = "messaging_events"  # PostgreSQL's: hub.py listens to it
+
 # Built once (see pagination.Keyset): they run with every write and every wake.
-TAKE_POSITIONS = (
-    update(EventLog)
-    .where(EventLog.id == 1)
-    .values(head=EventLog.head + bindparam("count"))
-    .returning(EventLog.head)
-)
+_take = update(EventLog).where(EventLog.id == 1).values(head=EventLog.head + bindparam("count"))
+TAKE_POSITIONS = {
+    "sqlite": _take.returning(EventLog.head),
+    # The same statement also tells every worker listening (hub.py), as the
+    # transaction commits: PostgreSQL sends a NOTIFY then, never before.
+    "postgresql": _take.returning(EventLog.head, func.pg_notify(NOTIFY_CHANNEL, "")),
+}
 INSERT_EVENTS = insert(Event)
 HEAD = select(EventLog.head, EventLog.pruned_through).where(EventLog.id == 1)
 COLUMNS = (Event.position, Event.type, Event.conversation_id, Event.user_id, Event.data)
@@ -132,7 +137,8 @@ def write_events(session: Session) -> None:
         return
     session.flush()  # the transaction's own changes first, the log's lock last
     connection = session.connection()
-    head = connection.execute(TAKE_POSITIONS, {"count": len(pending)}).scalar_one()
+    take = TAKE_POSITIONS[connection.dialect.name]
+    head = connection.execute(take, {"count": len(pending)}).scalar_one()
     now = utcnow()
     first = head - len(pending) + 1
     connection.execute(INSERT_EVENTS, [
