@@ -28,6 +28,9 @@ def conversations_of():
 
 # Built once: building a statement costs more than running it.
 IS_MEMBER = select(members_only())
+MEMBERS_OF = select(Participant.conversation_id, Participant.user_id).where(
+    Participant.conversation_id.in_(bindparam("conversation_ids", expanding=True))
+)
 HOLD = (
     select(Conversation.id)
     .where(Conversation.id == bindparam("conversation_id"))
@@ -53,8 +56,7 @@ def members_of(conversation_ids: set[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUI
     found = {conversation_id: set() for conversation_id in conversation_ids}
     if conversation_ids:
         rows = db.session.connection().execute(
-            select(Participant.conversation_id, Participant.user_id)
-            .where(Participant.conversation_id.in_(conversation_ids))
+            MEMBERS_OF, {"conversation_ids": list(conversation_ids)}
         )
         for conversation_id, user_id in rows:
             found[conversation_id].add(user_id)

@@ -81,9 +81,13 @@ def in_order(*parts):
 
 
 MINE_AFTER = {name: in_order(_to_me, part) for name, part in _in_mine.items()}
-SHOWING = select(Event.position, Event.type, Event.data).where(
-    Event.message_id == bindparam("message_id")
-)
+# A message's own events (message.created, .updated), and the conversation events
+# that show it as their last message: what forget_text() rewrites.
+_its_own = Event.type.in_(["message.created", "message.updated"])
+_showing = Event.message_id == bindparam("message")
+DROP_ITS_OWN = delete(Event).where(_showing, _its_own)
+REWRITE_ITS_OWN = update(Event).where(_showing, _its_own).values(data=bindparam("json"))
+SHOWING_IT = select(Event.position, Event.data).where(_showing, ~_its_own)
 
 
 def emit(kind: str, data: dict, *, conversation_id: uuid.UUID | None = None,
@@ -114,20 +118,18 @@ def forget_text(message_id: uuid.UUID, now: dict | None, last_message: dict | No
     conversation has now. Positions may have gaps afterwards: a replay skips them.
     """
     connection = db.session.connection()
-    dumps = current_app.json.dumps
-    for position, kind, data in connection.execute(SHOWING, {"message_id": message_id}):
-        where = Event.position == position
-        if kind.startswith("message.") and now is None:
-            connection.execute(delete(Event).where(where))
-        elif kind.startswith("message."):
-            connection.execute(update(Event).where(where).values(data=dumps(now)))
-        else:
-            shown = now or last_message
-            view = {**json.loads(data), "last_message": shown,
-                    "last_message_at": shown and shown["created_at"]}
-            connection.execute(update(Event).where(where).values(
-                data=dumps(view), message_id=shown and uuid.UUID(str(shown["id"]))
-            ))
+    dumps, this = current_app.json.dumps, {"message": message_id}
+    if now is None:
+        connection.execute(DROP_ITS_OWN, this)
+    else:
+        connection.execute(REWRITE_ITS_OWN, {**this, "json": dumps(now)})
+    shown = now or last_message
+    for position, data in connection.execute(SHOWING_IT, this).all():
+        view = {**json.loads(data), "last_message": shown,
+                "last_message_at": shown and shown["created_at"]}
+        connection.execute(update(Event).where(Event.position == position).values(
+            data=dumps(view), message_id=shown and uuid.UUID(str(shown["id"]))
+        ))
 
 
 @event.listens_for(Session, "before_commit")
