@@ -115,9 +115,10 @@ class Config:
     EVENTS_HEARTBEAT = env_int("EVENTS_HEARTBEAT", 15)
     # How often each worker looks for events committed by others (Redis wakes it sooner).
     EVENTS_POLL_INTERVAL = float(os.environ.get("EVENTS_POLL_INTERVAL", 0.25))
-    # Open streams, per user and per worker process (each holds one of its threads).
+    # Open streams, per user and per worker process. A waiting stream costs its worker
+    # about 20 KiB and a connection (gunicorn.conf.py keeps 1,000 more for requests).
     EVENTS_STREAMS_PER_USER = env_int("EVENTS_STREAMS_PER_USER", 5)
-    EVENTS_STREAMS_PER_WORKER = env_int("EVENTS_STREAMS_PER_WORKER", 24)
+    EVENTS_STREAMS_PER_WORKER = env_int("EVENTS_STREAMS_PER_WORKER", 10000)
     # A ticket (POST /api/events/ticket/) opens one stream, within this many seconds.
     EVENTS_TICKET_SECONDS = env_int("EVENTS_TICKET_SECONDS", 30)
 

@@ -1,25 +1,28 @@
 """gunicorn settings: `gunicorn -c gunicorn.conf.py wsgi:app`.
 
 Each can be changed from the environment: HOST and PORT (where to listen),
-WEB_CONCURRENCY (worker processes), GUNICORN_THREADS (threads per worker),
-GUNICORN_TIMEOUT (seconds per request). The app keeps no state in a process,
-so any number of workers can serve it.
+WEB_CONCURRENCY (worker processes), GUNICORN_CONNECTIONS (connections per
+worker), GUNICORN_TIMEOUT (seconds a worker may go silent). The app keeps no
+state in a process, so any number of workers can serve it.
+
+Import nothing of the app here, and never preload it: gevent must patch the
+worker before psycopg and the app's locks are imported (messaging/serving.py
+checks, and refuses to start otherwise).
 """
 import multiprocessing
 import os
+import resource
 import signal
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-# Threads in each worker: a request waiting on the database does not hold up the
-# others of its process. Writers to SQLite take turns within a process anyway
-# (messaging/extensions.py), and a process runs Python one thread at a time.
-# An open event stream (GET /api/events/) holds one thread while it waits, no
-# more: EVENTS_STREAMS_PER_WORKER (24 by default) keeps threads for requests.
-# (gevent could hold more, but psycopg, SQLAlchemy's pool and our hub threads
-# would all need its monkey-patching to behave: threads need nothing.)
-worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "32"))
+# gevent: each connection is a greenlet, not a thread. An open event stream
+# (GET /api/events/) costs about 20 KiB while it waits, so a worker holds
+# 10,000 (EVENTS_STREAMS_PER_WORKER) and has 1,000 connections left for requests.
+# Whatever waits (PostgreSQL, Redis, a socket, a lock) lets the others run;
+# CPU-heavy work (Argon2) runs in a thread of gevent's pool (serving.py).
+worker_class = "gevent"
+worker_connections = int(os.environ.get("GUNICORN_CONNECTIONS", "11000"))
 # No keep-alive: each request goes to whichever worker takes it first. A worker
 # that kept a client's connection would serve all its requests, however busy.
 keepalive = 0
@@ -30,17 +33,39 @@ limit_request_line = 8190
 # No access log here: the app writes one line per request itself, with the user and
 # the request id (messaging/middleware.py); a second line per request would cost time.
 accesslog = None
+preload_app = False
+
+
+def on_starting(server):
+    """Refuse what breaks gevent's cooperation; make room for every connection's file."""
+    if server.cfg.preload_app:
+        raise SystemExit("Do not preload the app: gevent must patch each worker before "
+                         "psycopg and the app are imported (gunicorn.conf.py).")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = worker_connections + 100  # and a few for the database, Redis, logs
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+    if hard < wanted:
+        server.log.warning("open files are limited to %s (ulimit -n): a worker cannot hold "
+                           "%s connections", hard, worker_connections)
 
 
 def post_worker_init(worker):
-    """On SIGTERM (a deploy, a scale-down), end this worker's event streams first.
+    """Check the worker cooperates; on SIGTERM (a deploy, a scale-down), end its
+    event streams first.
 
     gunicorn waits up to graceful_timeout for requests in flight, and a stream
     never ends by itself: closing them lets each client reconnect to another
     worker at once, resuming where it was.
     """
     from messaging.events.hub import shut_down_all
+    from messaging.serving import check_cooperation
 
+    check_cooperation()  # if it raises, the worker never boots and gunicorn stops
+    streams = worker.wsgi.config["EVENTS_STREAMS_PER_WORKER"]
+    if streams >= worker.worker_connections:
+        raise RuntimeError(f"EVENTS_STREAMS_PER_WORKER ({streams}) would leave no connection "
+                           f"for requests: set GUNICORN_CONNECTIONS above it.")
     stop = signal.getsignal(signal.SIGTERM)
 
     def close_streams_then_stop(signum, frame):

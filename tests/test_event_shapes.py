@@ -74,7 +74,8 @@ def closing():
 def test_every_event_has_the_shape_the_spec_gives_its_type(
     make_server, closing, alice, bob, carol
 ):
-    base = make_server(EVENTS_HEARTBEAT="1")  # logging out ends a stream within a second
+    # Logging out ends a stream within a second; a third stream of alice's replaces her first.
+    base = make_server(WEB_CONCURRENCY="1", EVENTS_HEARTBEAT="1", EVENTS_STREAMS_PER_USER="2")
     check = event_checker(request(base, "GET", "/openapi.json")[1])
 
     def stream(account, query="") -> EventReader:
@@ -106,8 +107,10 @@ def test_every_event_has_the_shape_the_spec_gives_its_type(
     seen += until(alices, "conversation.removed")
     resyncs = stream(alice, f"?after={seen[-1]['id'] + 10**6}")  # far ahead: unknown
     seen += until(resyncs, "resync")
+    latest = stream(alice)
+    seen += until(alices, "replaced")
     call(alice, "POST", "/api/auth/logout/", {})
-    seen += until(alices, "auth")
+    seen += until(latest, "auth")
     seen += until(bobs, "conversation.removed") + until(carols, "conversation.removed")
 
     for event in seen:

@@ -19,7 +19,7 @@ from jwt import PyJWTError
 from sqlalchemy import bindparam, select
 
 from ..extensions import db, jwt
-from ..models import User
+from ..models import RevokedToken, User
 from . import revocation
 
 
@@ -56,9 +56,37 @@ def token_user(payload: dict) -> Caller | None:
         return None
     *user, revoked = row
     caller = Caller(*user)
-    if revoked or payload.get("ver") != caller.token_version:
-        return None
-    return caller
+    return caller if still_good(payload, caller.token_version, revoked) else None
+
+
+def still_good(payload: dict, token_version: int, revoked: bool) -> bool:
+    """The rule, once its user is found: not revoked, not from before a password change."""
+    return not revoked and payload.get("ver") == token_version
+
+
+# Many tokens at once (an event hub's streams): their users' versions, and which
+# of them were revoked.
+VERSIONS = select(User.id, User.token_version).where(
+    User.id.in_(bindparam("user_ids", expanding=True))
+)
+REVOKED = select(RevokedToken.jti).where(RevokedToken.jti.in_(bindparam("jtis", expanding=True)))
+
+
+def good_grants(payloads: list[dict]) -> set[str]:
+    """The jti of each of these tokens that token_user() would still take, in two statements."""
+    if not payloads:
+        return set()
+    connection = db.session.connection()
+    user_ids = {uuid.UUID(payload["sub"]) for payload in payloads}
+    versions = dict(connection.execute(VERSIONS, {"user_ids": list(user_ids)}).all())
+    jtis = list({payload["jti"] for payload in payloads})
+    revoked = set(connection.execute(REVOKED, {"jtis": jtis}).scalars())
+    good = set()
+    for payload in payloads:
+        version = versions.get(uuid.UUID(payload["sub"]))  # None: the user is gone
+        if version is not None and still_good(payload, version, payload["jti"] in revoked):
+            good.add(payload["jti"])
+    return good
 
 
 # flask-jwt-extended asks two questions of every token, in this order: is it

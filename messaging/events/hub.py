@@ -30,6 +30,7 @@ from redis import RedisError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..auth.tokens import good_grants
 from ..conversations.membership import members_of
 from ..extensions import db, write_lock
 from . import log
@@ -49,12 +50,19 @@ class TooManyStreams(Exception):
 class Stream:
     """One open stream's inbox: events the hub pushed, and a flag to wake its thread."""
 
-    def __init__(self, user_id: uuid.UUID):
+    def __init__(self, user_id: uuid.UUID, grant: dict):
         self.user_id = user_id
+        self.grant = grant  # its access token's sub, ver, jti and exp
         self.inbox: deque = deque()
         self.ready = threading.Event()
         self.behind = False  # the inbox overflowed: read from the log instead
-        self.ended = False  # ended by the hub: a newer stream of the same user took its place
+        self.replaced = False  # a newer stream of the same user took its place (Hub.open)
+        self.revoked = False  # its token was revoked (Hub.check_grants)
+
+    @property
+    def over(self) -> bool:
+        """Nothing more to send: replaced or revoked (or its worker stopping, Hub.closing)."""
+        return self.replaced or self.revoked
 
     def push(self, item: tuple) -> None:
         if len(self.inbox) < BACKLOG:
@@ -86,12 +94,15 @@ class Hub:
 
     # Streams come and go.
 
-    def open(self, user_id: uuid.UUID) -> Stream:
-        """A new stream for `user_id`; TooManyStreams if this worker holds all it may.
+    def open(self, user_id: uuid.UUID, grant: dict) -> Stream:
+        """A new stream for `user_id`, whose token says `grant`; TooManyStreams if
+        this worker holds all it may.
 
-        Over the per-user cap, the user's oldest stream here ends: a client whose
-        connection died reconnects before the server can notice (at the next
-        heartbeat), and must not find itself locked out by its own ghost.
+        Over the per-user cap, the user's oldest stream here is replaced: a client
+        whose connection died reconnects before the server can notice (at the next
+        heartbeat), and must not find itself locked out by its own ghost. The old
+        stream's last event says so (`replaced`), and a client that gets it does not
+        reconnect by itself: six tabs would otherwise end each other's streams forever.
 
         From now on the stream gets every event after the hub's position, which
         is never ahead of the log's head as the caller reads it next: whatever
@@ -106,11 +117,11 @@ class Hub:
             mine = self.streams.setdefault(user_id, [])
             if len(mine) >= self.config["EVENTS_STREAMS_PER_USER"]:
                 oldest = mine.pop(0)
-                oldest.ended = True
+                oldest.replaced = True
                 oldest.ready.set()
             if self.count() >= self.config["EVENTS_STREAMS_PER_WORKER"]:
                 raise TooManyStreams("This worker holds as many streams as it may.")
-            stream = Stream(user_id)
+            stream = Stream(user_id, grant)
             mine.append(stream)
             return stream
 
@@ -124,14 +135,16 @@ class Hub:
         """Open streams (called with self.lock held)."""
         return sum(map(len, self.streams.values()))
 
+    def all_streams(self) -> list[Stream]:
+        with self.lock:
+            return [stream for streams in self.streams.values() for stream in streams]
+
     def shut_down(self) -> None:
         """The worker is stopping: every stream ends now, and its client reconnects elsewhere."""
         self.closing = True
         self.woken.set()
-        with self.lock:
-            for streams in self.streams.values():
-                for stream in streams:
-                    stream.ready.set()
+        for stream in self.all_streams():
+            stream.ready.set()
 
     # Events come in.
 
@@ -186,13 +199,16 @@ class Hub:
             threading.Thread(target=listener, name="event-hub-listener", daemon=True).start()
 
     def run(self) -> None:
-        """Watch the log's head, hand out what is new; once a minute, drop old events.
+        """Watch the log's head, hand out what is new; once a heartbeat, end the
+        streams whose token was revoked; once a minute, drop old events.
 
         With no stream open here, there is nobody to hand out to: it only prunes.
         """
         interval = self.config["EVENTS_POLL_INTERVAL"]
+        heartbeat = self.config["EVENTS_HEARTBEAT"]
         retention = timedelta(seconds=self.config["EVENTS_RETENTION"])
         next_prune = time.monotonic() + PRUNE_EVERY
+        next_check = time.monotonic() + heartbeat
         while not self.closing:
             with self.lock:
                 streaming = self.count() > 0
@@ -204,6 +220,9 @@ class Hub:
                 try:
                     if streaming:
                         self.hand_out_new_events()
+                    if streaming and time.monotonic() >= next_check:
+                        next_check = time.monotonic() + heartbeat
+                        self.check_grants()
                     if time.monotonic() >= next_prune:
                         next_prune = time.monotonic() + PRUNE_EVERY
                         log.prune(retention)
@@ -229,6 +248,16 @@ class Hub:
                         for stream in self.streams.get(user, ()):
                             stream.push((position, kind, data))
                 self.position = events[-1].position
+
+    def check_grants(self) -> None:
+        """End the streams whose token is no longer good (logout, password change, user
+        deleted): two statements for all of this worker's streams, not one each."""
+        streams = self.all_streams()
+        good = good_grants([stream.grant for stream in streams])
+        for stream in streams:
+            if stream.grant["jti"] not in good:
+                stream.revoked = True
+                stream.ready.set()
 
     def listen(self) -> None:
         """Redis: wake up when another worker commits; take its typing notices.

@@ -60,15 +60,25 @@ class EventsView(MethodView):
         if ticket:  # used up only now: a request refused above may try again with it
             tickets.use(ticket)
         try:
-            stream = hub().open(user.id)
+            stream = hub().open(user.id, grant)
         except TooManyStreams as error:  # another worker may have room: try again soon
             if ticket:
                 tickets.give_back(ticket)
             abort(429, message=str(error), headers={"Retry-After": "1"})
         if after is None:  # from now on: read before answering, so that a client that
             after = log.head()[0]  # then loads through the REST API misses nothing
+        let_go_if_stalled(2 * current_app.config["EVENTS_HEARTBEAT"])
         events = EventStream(current_app._get_current_object(), stream, grant, after)
         return Response(events, mimetype="text/event-stream", headers=STREAM_HEADERS)
+
+
+def let_go_if_stalled(seconds: int) -> None:
+    """A client that takes nothing of its stream for `seconds` (its buffers full: it
+    never reads) is let go: the write fails, and the stream closes. Under gunicorn
+    only (its socket is in the environ); a write to a reading client never waits."""
+    sock = request.environ.get("gunicorn.socket")
+    if sock is not None:
+        sock.settimeout(seconds)
 
 
 def bearer_grant() -> dict:

@@ -17,6 +17,7 @@ POSITION = validate.Range(min=0, max=2**63 - 1)
 REMOVED_REASONS = ("left", "removed", "deleted")
 POSITION_UNKNOWN = "position unknown or too old"  # resync
 TOKEN_EXPIRED, TOKEN_REVOKED = "token expired", "token revoked"  # auth
+STREAM_REPLACED = "a newer stream of yours took its place"  # replaced
 
 
 class StreamArgsSchema(Schema):
@@ -94,6 +95,14 @@ class AuthEventSchema(Schema):
     reason = fields.String(required=True, validate=validate.OneOf([TOKEN_EXPIRED, TOKEN_REVOKED]))
 
 
+class ReplacedEventSchema(Schema):
+    """replaced: I opened more streams than EVENTS_STREAMS_PER_USER, and this one, my
+    oldest, ends. Do not reconnect by yourself (wait until the user comes back to
+    this tab, say): each reconnection would end another of my streams."""
+
+    reason = fields.String(required=True, validate=validate.OneOf([STREAM_REPLACED]))
+
+
 EVENT_SCHEMAS = {
     "message.created": MessageSchema,
     "message.updated": MessageSchema,
@@ -105,12 +114,13 @@ EVENT_SCHEMAS = {
     "typing": TypingEventSchema,
     "resync": ResyncEventSchema,
     "auth": AuthEventSchema,
+    "replaced": ReplacedEventSchema,
 }
 
-# The `id:` line, the event's position in the log. An auth event has none (the
-# stream's own end, not something that happened); a typing notice has one only
-# when it went through the log, which it does without Redis.
-WITHOUT_ID = {"auth"}
+# The `id:` line, the event's position in the log. Auth and replaced events have
+# none (the stream's own end, not something that happened); a typing notice has
+# one only when it went through the log, which it does without Redis.
+WITHOUT_ID = {"auth", "replaced"}
 MAYBE_ID = {"typing"}
 EVENT_ID = {
     "type": "integer", "minimum": POSITION.min, "maximum": POSITION.max,

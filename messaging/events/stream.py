@@ -19,11 +19,10 @@ from collections.abc import Iterator
 
 from flask import Flask
 
-from ..auth.tokens import token_user
 from ..extensions import db
 from . import log
 from .hub import Stream
-from .schemas import POSITION_UNKNOWN, TOKEN_EXPIRED, TOKEN_REVOKED
+from .schemas import POSITION_UNKNOWN, STREAM_REPLACED, TOKEN_EXPIRED, TOKEN_REVOKED
 
 REPLAY_BATCH = 500
 
@@ -65,7 +64,7 @@ class EventStream:
             self.position = head
             yield sse("resync", reason(POSITION_UNKNOWN), head)
             return
-        while True:
+        while not (self.hub.closing or self.stream.over):  # a long replay may be cut short
             events = self.read(log.events_for, self.stream.user_id, self.position, REPLAY_BATCH)
             yield from self.send(events)
             if len(events) < REPLAY_BATCH:
@@ -89,9 +88,11 @@ class EventStream:
                 yield sse(kind, data, position)
 
     def live(self) -> Iterator[str]:
+        """What the hub pushes, a heartbeat when nothing came for a while, and the
+        stream's last event when it ends (the hub checks tokens for all its streams)."""
         stream, expires = self.stream, self.grant["exp"]
         next_beat = time.monotonic() + self.heartbeat
-        while not (self.hub.closing or stream.ended):
+        while not (self.hub.closing or stream.over):
             stream.ready.wait(max(0.0, min(next_beat - time.monotonic(), expires - time.time())))
             stream.ready.clear()
             if stream.behind:  # too much came at once: read it from the log instead
@@ -105,13 +106,9 @@ class EventStream:
                 yield sse("auth", reason(TOKEN_EXPIRED))
                 return
             if time.monotonic() >= next_beat:
-                if not self.token_good():
-                    yield sse("auth", reason(TOKEN_REVOKED))
-                    return
                 next_beat = time.monotonic() + self.heartbeat
                 yield ": heartbeat\n\n"
-
-    def token_good(self) -> bool:
-        """Not revoked, not from before a password change, its user still there."""
-        return self.read(token_user, self.grant) is not None
-
+        if stream.revoked:
+            yield sse("auth", reason(TOKEN_REVOKED))
+        elif stream.replaced:
+            yield sse("replaced", reason(STREAM_REPLACED))
