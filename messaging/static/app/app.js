@@ -21,6 +21,7 @@ const state = {
   messageItems: new Map(),   // message id -> its <li>, in the conversation on screen
   typists: new Map(),        // username -> timer: "bob is typing…" for 5 s
   stream: null,              // the EventSource
+  paused: false,             // replaced by a newer stream of mine: resume when seen again
   lastEventId: null,         // id of the last event seen: where a new stream resumes
   retryDelay: 1000,          // before reconnecting; doubles up to 30 s
 };
@@ -406,7 +407,22 @@ const handlers = {
     await refreshTokens();
     connect();
   },
+
+  replaced() {  // I have too many tabs open: this one pauses until I look at it again
+    state.stream.close();
+    state.paused = true;
+    $("#connection").textContent = "paused (too many tabs)";
+  },
 };
+
+// Had it reconnected at once, a paused tab would replace another tab's stream, which
+// would do the same: the tab I look at goes live, the one I left longest pauses.
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && state.paused) {
+    state.paused = false;
+    connect();
+  }
+});
 
 // ---- 5. Typing notices ----------------------------------------------------------------
 
