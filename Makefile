@@ -39,7 +39,7 @@ clean:
 # BENCH_DATABASE_URL=postgresql://…/bench runs them on PostgreSQL (that database is emptied).
 # make bench: gunicorn + wrk scenarios; make bench-scale: routes at 1,000 vs 1,000,000 rows;
 # make bench-logins: send latency alone and during a storm of logins;
-# make bench-events: live-event latency with 200 open streams, and memory per stream.
+# make bench-events: 10,000 open streams: memory, delivery latency, REST and logins beside them.
 ARGS ?=
 
 .PHONY: bench bench-scale bench-logins bench-events

@@ -1,40 +1,59 @@
-"""`make bench-events`: how soon a message reaches the open event streams; what a stream costs.
+"""`make bench-events`: many open event streams: what they cost, how fast they deliver.
 
-Starts gunicorn (bench/server.py's settings, with enough workers and threads to
-hold the streams) on a fresh database, registers --streams users, and puts them
-in conversations of --members people: conversation c is users 2c, 2c+1, ... on
-a ring, so each user is in about members/2 of them. Each user then opens one
-stream (GET /api/events/, Bearer) and reads it in a thread of its own.
+Starts gunicorn with the shipped gunicorn.conf.py (bench/server.py's settings;
+only WEB_CONCURRENCY, and REDIS_URL if BENCH_REDIS_URL is set, come from here,
+plus any override flag given) on a fresh database. It registers
+--streams / --open-per-user users and puts them in conversations of --members
+people: conversation c is users 2c, 2c+1, ... on a ring, so each user is in
+about members/2 of them. Each user then opens --open-per-user streams
+(GET /api/events/, Bearer), as a person with a phone, a laptop and a few tabs.
 
-Memory: the RSS of the gunicorn workers (VmRSS in /proc, the master's children)
-with no stream open, then with every stream open and idle; the difference over
---streams is the memory an open stream costs the server.
+Ten thousand streams cannot be ten thousand client threads: they are all read
+by one asyncio event loop, in a thread of its own, over plain sockets (a
+hand-written HTTP/1.1 GET; the body chunked or not). Streams open 200 at a
+time; a 429 (that worker holds all the streams it may) is tried again.
 
-Latency: sender threads send --rate messages a second for --duration seconds,
-on a fixed schedule (message k at k / rate seconds, whatever the answers take),
-round-robin over the conversations, each from a random member. For each message
-it records when the 201 came back, and every reader records when the
-`message.created` event with that message's id reached it (time.monotonic(),
-all in this one process). Every member's stream, the sender's too, must get
-each message exactly once: what never came is "lost", what came twice is a
-"duplicate"; both must be 0.
+It measures, in this order:
 
-Without Redis, a worker learns of another's commits by polling the database
-(EVENTS_POLL_INTERVAL, 0.25 s): expect latencies up to about that. With
-BENCH_REDIS_URL (passed to the server as REDIS_URL), workers wake each other.
+1. REST: --rest-requests `GET /conversations/`, one after another, before any
+   stream is open; again with every stream open and idle. The ratio of the
+   p50s says what idle streams cost the other requests.
+2. Memory: the RSS of the gunicorn workers (VmRSS in /proc, the master's
+   children) with no stream open, then with every stream open and idle; the
+   difference over the streams open is what one costs the server. Also each
+   worker's open file descriptors.
+3. Delivery: sender threads send --rate messages a second for --duration
+   seconds on a fixed schedule (message k at k / rate seconds, whatever the
+   answers take), round-robin over the conversations, each from a random
+   member. Latency is when a stream got the `message.created` event minus when
+   the sender's 201 came back (time.monotonic(), all in this one process).
+   Every stream of every member, the sender's own too, must get each message
+   exactly once: what never came is "lost", what came twice a "duplicate".
+4. Logins: the same sending again, while --logins threads log the seeded users
+   in again and again (Argon2: CPU on purpose). Its p99 over the first's says
+   how much logins slow delivery down.
 
-    .venv/bin/python -m bench.events_bench --streams 200 --rate 50 --duration 20
-    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/events_bench \\
+A summary then lists each target of the "Live at scale" issue with the figure
+measured and PASS or FAIL; --json FILE writes every figure.
+
+Without Redis, a worker learns of another's commits from PostgreSQL's NOTIFY,
+or on SQLite by polling (EVENTS_POLL_INTERVAL, 0.25 s): expect latencies up to
+about that there. With BENCH_REDIS_URL (the server's REDIS_URL), workers wake
+each other.
+
+    .venv/bin/python -m bench.events_bench --streams 10000
+    .venv/bin/python -m bench.events_bench --streams 100 --streams-per-worker 80 --threads 90
+    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench \\
       BENCH_REDIS_URL=redis://127.0.0.1:6379/12 .venv/bin/python -m bench.events_bench
 """
 import argparse
-import contextlib
+import asyncio
 import http.client
 import json
-import math
 import os
 import random
-import socket
+import resource
+import runpy
 import threading
 import time
 from collections import Counter
@@ -49,47 +68,47 @@ from config import Config
 
 from .client import Client
 from .report import percentile, print_table, write_json
-from .seed import THREADS, Account, register_and_login
-from .server import started_server
+from .seed import PASSWORD, THREADS, Account, register_and_login
+from .server import ROOT, started_server
 
-STREAM_OPEN_TRIES = 100  # a 429 (that worker holds its most streams): try again, maybe elsewhere
+OPENING_AT_ONCE = 200  # streams being opened at the same time (connect, request, answer)
+OPEN_TRIES = 100  # 429s before a stream gives up
+ANSWER_SECONDS = 30  # for the status line and headers of a stream, or a whole REST answer
+TARGETS = {  # the "Live at scale" issue's
+    "streams": 10_000, "kib_per_stream": 32, "p50_ms": 50, "p99_ms": 250,
+    "rest_ratio": 1.2, "login_ratio": 2,
+}
 
 
 @dataclass
 class Server:
-    base: str
     host: str
     port: int
     master: int  # gunicorn's master process id
     settings: dict
 
+    @property
+    def base(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
 
 @contextmanager
 def events_server(args) -> Iterator[Server]:
-    """gunicorn on a fresh, migrated database, as bench/server.py starts it, with the
-    workers, threads and stream caps of `args`, and Redis if BENCH_REDIS_URL is set."""
-    settings = {
-        "GUNICORN_THREADS": str(args.threads),
-        "EVENTS_STREAMS_PER_WORKER": str(args.streams_per_worker),
-        "EVENTS_STREAMS_PER_USER": str(args.streams_per_user),
+    """gunicorn on a fresh, migrated database, as bench/server.py starts it; Redis if
+    BENCH_REDIS_URL is set; the override flags only if given."""
+    overrides = {
+        "GUNICORN_THREADS": args.threads,
+        "GUNICORN_CONNECTIONS": args.connections,
+        "EVENTS_STREAMS_PER_WORKER": args.streams_per_worker,
+        "EVENTS_STREAMS_PER_USER": args.streams_per_user,
     }
+    settings = {name: str(value) for name, value in overrides.items() if value is not None}
     if os.environ.get("BENCH_REDIS_URL"):
         settings["REDIS_URL"] = os.environ["BENCH_REDIS_URL"]
     with started_server(args.workers, settings) as started:
         env = started.env
-        shown = {
-            "database": env["DATABASE_URL"].split("://")[0],
-            "redis": env.get("REDIS_URL") or "none (each worker polls the database)",
-            "WEB_CONCURRENCY": args.workers,
-            "GUNICORN_THREADS": args.threads,
-            "EVENTS_STREAMS_PER_WORKER": args.streams_per_worker,
-            "EVENTS_STREAMS_PER_USER": args.streams_per_user,
-            "EVENTS_POLL_INTERVAL": env.get("EVENTS_POLL_INTERVAL", Config.EVENTS_POLL_INTERVAL),
-            "JWT_ACCESS_TOKEN_EXPIRES": env["JWT_ACCESS_TOKEN_EXPIRES"],
-            "RATELIMIT_ENABLED": env["RATELIMIT_ENABLED"],
-        }
         try:
-            yield Server(started.base, "127.0.0.1", int(env["PORT"]), started.process.pid, shown)
+            yield Server("127.0.0.1", int(env["PORT"]), started.process.pid, shown_settings(env))
         finally:
             problems = [line for line in started.log_path.read_text().splitlines()
                         if "Traceback" in line or "ERROR" in line or "WARNING" in line]
@@ -98,7 +117,50 @@ def events_server(args) -> Iterator[Server]:
                 print("\n".join(problems[:5]))
 
 
-# Memory, from /proc.
+def shown_settings(env: dict) -> dict:
+    """What the server runs with: gunicorn.conf.py read with the server's environment,
+    and the app's settings from it (or config.py's defaults)."""
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+    def app(name):
+        default = getattr(Config, name)
+        return type(default)(env[name]) if name in env else default
+
+    worker_class = conf.get("worker_class", "sync")
+    # Threads matter to gthread workers only; connections to gevent's (1000: gunicorn's default).
+    per_worker = ({"threads": conf.get("threads", 1)} if worker_class == "gthread"
+                  else {"worker_connections": conf.get("worker_connections", 1000)})
+    return {
+        "database": env["DATABASE_URL"].split("://")[0],
+        "redis": env.get("REDIS_URL") or "none (workers learn of commits from the database)",
+        "workers": conf.get("workers"),
+        "worker_class": worker_class,
+        **per_worker,
+        **{name: app(name) for name in ("EVENTS_STREAMS_PER_WORKER", "EVENTS_STREAMS_PER_USER",
+                                        "EVENTS_POLL_INTERVAL", "EVENTS_HEARTBEAT")},
+        "RATELIMIT_ENABLED": env["RATELIMIT_ENABLED"],
+    }
+
+
+def raise_file_limit(streams: int) -> None:
+    """Each stream is a socket here and one in a worker (gunicorn inherits the limit):
+    the soft RLIMIT_NOFILE goes up to the hard one, before the server starts."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    print(f"open files: at most {hard:,} (was {soft:,})")
+    if hard < streams + 1000:
+        print(f"  WARNING: under --streams + 1,000 = {streams + 1000:,}: "
+              "streams will fail to open (raise it: ulimit -Hn, limits.conf)")
+
+
+# Memory and file descriptors, from /proc.
 
 def workers_of(master: int) -> list[int]:
     """The process ids whose parent is `master` (gunicorn's workers)."""
@@ -116,8 +178,8 @@ def workers_of(master: int) -> list[int]:
 
 
 def status_of(pid: int) -> dict:
-    """VmRSS (KiB) and Threads of one process."""
-    fields = {}
+    """VmRSS (KiB) and Threads of one process, and its open file descriptors."""
+    fields = {"fds": len(os.listdir(f"/proc/{pid}/fd"))}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         name, _, value = line.partition(":")
         if name in ("VmRSS", "Threads"):
@@ -129,64 +191,174 @@ def snapshot(master: int) -> dict[int, dict]:
     return {pid: status_of(pid) for pid in workers_of(master)}
 
 
-# The readers.
+# The streams, read by one asyncio event loop.
 
-class Reader:
-    """One user's stream, read in a thread of its own: for each `message.created`,
-    (message id, time.monotonic() when its event ended) goes into `deliveries`."""
+class EventParser:
+    """Server-Sent Events from the bytes of a body: `event:` and `data:` lines, a blank
+    line ends an event; `:` lines (heartbeats), `id:` and `retry:` lines change nothing here."""
 
-    def __init__(self, server: Server, account: Account):
-        self.server, self.account = server, account
+    def __init__(self):
+        self.buffer = b""
+        self.kind = self.data = None
+        self.heartbeats = 0
+
+    def feed(self, part: bytes) -> list[tuple[str, bytes]]:
+        """The (event type, data) of every event that `part` completes."""
+        *lines, self.buffer = (self.buffer + part).split(b"\n")
+        events = []
+        for line in lines:
+            line = line.rstrip(b"\r")
+            if not line:
+                if self.kind is not None:
+                    events.append((self.kind, self.data))
+                self.kind = self.data = None
+            elif line.startswith(b":"):
+                self.heartbeats += 1
+            elif line.startswith(b"event:"):
+                self.kind = line[6:].strip().decode()
+            elif line.startswith(b"data:"):
+                self.data = line[5:].strip()
+        return events
+
+
+class EventStream:
+    """One stream: opened (again after a 429) and then read for ever, as an asyncio task.
+    For each `message.created`, (message id, time.monotonic()) goes into `deliveries`."""
+
+    def __init__(self, server: Server, user: int, token: str):
+        self.server, self.user, self.token = server, user, token
         self.deliveries: list[tuple[str, float]] = []
         self.other_events: Counter = Counter()
-        self.retries = 0
-        self.error: str | None = None
-        self.connection: http.client.HTTPConnection | None = None
+        self.parser = EventParser()
+        self.refused = 0  # 429 answers
+        self.error: str | None = None  # could not open it: why
+        self.broken: str | None = None  # it ended while it should not have: why
+        self.is_open = False
+        self.closing = False
+        self.writer: asyncio.StreamWriter | None = None
 
-    def open(self) -> None:
-        """GET /api/events/ until it answers 200; a 429 (that worker is full) is tried again."""
-        headers = {"Authorization": f"Bearer {self.account.token}"}
-        for _ in range(STREAM_OPEN_TRIES):
-            connection = http.client.HTTPConnection(self.server.host, self.server.port, timeout=600)
-            connection.request("GET", "/api/events/", headers=headers)
-            response = connection.getresponse()
-            if response.status == 200:
-                self.connection, self.response = connection, response
-                threading.Thread(target=self.read, daemon=True).start()
-                return
-            body = response.read()
-            connection.close()
-            if response.status != 429:
-                raise RuntimeError(f"GET /api/events/ answered {response.status}: {body!r}")
-            self.retries += 1
-            time.sleep(0.05)
-        raise RuntimeError(f"no worker took a stream for {self.account.username}: 429 each time")
-
-    def read(self) -> None:
-        kind = data = None
+    async def run(self, opening: asyncio.Semaphore, opened: asyncio.Future) -> None:
+        """Open it while holding `opening` (a few at a time), say so on `opened`, then read
+        it until it ends or close() is called."""
         try:
-            for raw in self.response:
-                line = raw.rstrip(b"\n")
-                if line.startswith(b"event: "):
-                    kind = line[7:].decode()
-                elif line.startswith(b"data: "):
-                    data = line[6:]
-                elif not line:  # the end of an event (or of a comment or retry: block)
-                    if kind == "message.created":
-                        self.deliveries.append((json.loads(data)["id"], time.monotonic()))
-                    elif kind is not None:
-                        self.other_events[kind] += 1
-                    kind = data = None
-        except (OSError, ValueError, http.client.HTTPException) as error:
-            if self.connection is not None:  # not closed by close()
-                self.error = repr(error)
+            async with opening:
+                reader, chunked = await self.open()
+        except (OSError, ValueError, asyncio.IncompleteReadError, TimeoutError) as error:
+            self.error = self.error or repr(error)
+        finally:
+            opened.set_result(None)
+        try:
+            if self.is_open:
+                await self.read(reader, chunked)
+                self.broken = "the server ended it"
+        except (OSError, ValueError, asyncio.IncompleteReadError) as error:
+            self.broken = repr(error)
+        finally:
+            if self.writer is not None:
+                self.writer.close()
+        if self.closing:  # we closed it
+            self.broken = None
+
+    async def open(self) -> tuple[asyncio.StreamReader, bool]:
+        """GET /api/events/ until a 200 (its reader, and whether the body is chunked)."""
+        request = (f"GET /api/events/ HTTP/1.1\r\nHost: {self.server.host}\r\n"
+                   f"Authorization: Bearer {self.token}\r\nAccept: text/event-stream\r\n"
+                   "Connection: close\r\n\r\n").encode()
+        for _ in range(OPEN_TRIES):
+            reader, self.writer = await asyncio.open_connection(self.server.host,
+                                                                self.server.port)
+            self.writer.write(request)
+            status, headers = await asyncio.wait_for(read_head(reader), ANSWER_SECONDS)
+            if status == 200:
+                self.is_open = True
+                return reader, "chunked" in headers.get("transfer-encoding", "")
+            self.writer.close()
+            if status != 429:
+                self.error = f"answered {status}"
+                raise ValueError(self.error)
+            self.refused += 1
+            await asyncio.sleep(random.uniform(0.05, 0.15))
+        self.error = f"answered 429 {OPEN_TRIES} times"
+        raise ValueError(self.error)
+
+    async def read(self, reader: asyncio.StreamReader, chunked: bool) -> None:
+        """Until the body ends: the time each event came, which is the time its last
+        bytes came."""
+        async for part in body_parts(reader, chunked):
+            now = time.monotonic()
+            for kind, data in self.parser.feed(part):
+                if kind == "message.created":
+                    self.deliveries.append((json.loads(data)["id"], now))
+                else:
+                    self.other_events[kind] += 1
 
     def close(self) -> None:
-        connection, self.connection = self.connection, None
-        if connection is not None and connection.sock is not None:
-            with contextlib.suppress(OSError):  # SHUT_RDWR wakes the reading thread
-                connection.sock.shutdown(socket.SHUT_RDWR)
-            connection.close()
+        self.closing = True
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def read_head(reader: asyncio.StreamReader) -> tuple[int, dict]:
+    """The status and the headers (names in lower case) of an HTTP answer."""
+    status_line = await reader.readline()
+    if not status_line:
+        raise ValueError("the connection closed before an answer")
+    headers = {}
+    while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip().lower()
+    return int(status_line.split()[1]), headers
+
+
+async def body_parts(reader: asyncio.StreamReader, chunked: bool):
+    """The bytes of the body as they come: chunk by chunk (Transfer-Encoding: chunked),
+    or whatever arrived, until the server closes (a close-delimited body)."""
+    if not chunked:
+        while part := await reader.read(65536):
+            yield part
+        return
+    while True:
+        line = await reader.readline()
+        if not line:
+            raise ConnectionError("closed in the middle of the chunked body")
+        size = int(line.split(b";")[0], 16)
+        if size == 0:
+            return
+        yield await reader.readexactly(size)
+        await reader.readexactly(2)  # the chunk's CRLF
+
+
+class Readers:
+    """All the streams, and the asyncio event loop that reads them in a thread of its own."""
+
+    def __init__(self, streams: list[EventStream]):
+        self.streams = streams
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+
+    def open_all(self) -> None:
+        """Start every stream's task; return when each one is open or has given up."""
+        asyncio.run_coroutine_threadsafe(self._open_all(), self.loop).result()
+
+    async def _open_all(self) -> None:
+        opening = asyncio.Semaphore(OPENING_AT_ONCE)
+        self.tasks, waits = [], []
+        for stream in self.streams:
+            opened = self.loop.create_future()
+            self.tasks.append(asyncio.create_task(stream.run(opening, opened)))
+            waits.append(opened)
+        await asyncio.gather(*waits)
+
+    def close_all(self) -> None:
+        async def close():
+            for stream in self.streams:
+                stream.close()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+    def delivered(self) -> int:
+        return sum(len(stream.deliveries) for stream in self.streams)
 
 
 # Seeding.
@@ -200,6 +372,47 @@ def start_group(client: Client, accounts: list[Account], members: list[int]) -> 
     owner, *others = (accounts[i] for i in members)
     body = {"participants": [other.id for other in others], "title": f"bench group {members[0]}"}
     return client.expect(201, "POST", "/conversations/", body, owner.token)["id"]
+
+
+# REST: sends, logins, and GET /conversations/ before and with the streams open.
+
+def request(server: Server, method: str, path: str, token: str | None = None,
+            body: dict | None = None) -> tuple[int, bytes]:
+    """One request on a connection of its own: (status, body). The status is 0 if it
+    failed (refused, reset, no answer in ANSWER_SECONDS): an overloaded server is a
+    result to print, not a reason to stop the run."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=ANSWER_SECONDS)
+    try:
+        connection.request(method, path, body and json.dumps(body), headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    except (OSError, http.client.HTTPException):
+        return 0, b""
+    finally:
+        connection.close()
+
+
+def time_conversations(server: Server, token: str, count: int) -> tuple[list[float], int]:
+    """`count` GET /conversations/, one after another: (milliseconds of each, answers not 200)."""
+    times, errors = [], 0
+    for _ in range(count):
+        started = time.monotonic()
+        status, _ = request(server, "GET", "/conversations/", token)
+        times.append((time.monotonic() - started) * 1000)
+        errors += status != 200
+    return times, errors
+
+
+def log_in_until(server: Server, account: Account, stop: threading.Event) -> Counter:
+    """Log in as `account` again and again until `stop`: how many answers of each status."""
+    answers = Counter()
+    body = {"username": account.username, "password": PASSWORD}
+    while not stop.is_set():
+        answers[request(server, "POST", "/api/auth/login/", body=body)[0]] += 1
+    return answers
 
 
 # Sending.
@@ -233,37 +446,13 @@ def send_on_schedule(server: Server, accounts: list[Account], groups: list[list[
             sending.late += 1
         c = k % len(groups)
         account = accounts[chooser.choice(groups[c])]
-        body = json.dumps({"content": f"event bench {k}"})
-        headers = {"Authorization": f"Bearer {account.token}", "Content-Type": "application/json"}
         started = time.monotonic()
-        connection = http.client.HTTPConnection(server.host, server.port, timeout=60)
-        try:
-            connection.request("POST", f"/conversations/{ids[c]}/messages/", body, headers)
-            response = connection.getresponse()
-            answer = response.read()
-            answered = time.monotonic()
-        finally:
-            connection.close()
-        message_id = json.loads(answer)["id"] if response.status == 201 else None
-        sending.sent.append(Sent(c, started, answered, response.status, message_id))
+        status, answer = request(server, "POST", f"/conversations/{ids[c]}/messages/",
+                                 account.token, {"content": f"event bench {k}"})
+        answered = time.monotonic()
+        message_id = json.loads(answer)["id"] if status == 201 else None
+        sending.sent.append(Sent(c, started, answered, status, message_id))
 
-
-def wait_for_deliveries(readers: list[Reader], expected: int, patience: float) -> float:
-    """Wait until `expected` deliveries came, or none came for `patience` seconds;
-    the seconds it waited."""
-    began = time.monotonic()
-    last, last_change = -1, began
-    while True:
-        got = sum(len(reader.deliveries) for reader in readers)
-        now = time.monotonic()
-        if got >= expected or now - last_change > patience:
-            return now - began
-        if got != last:
-            last, last_change = got, now
-        time.sleep(0.05)
-
-
-# Reading out.
 
 @dataclass
 class Results:
@@ -272,57 +461,228 @@ class Results:
     expected: int
     lost: int
     duplicates: int
-    strays: int  # events for messages this run did not send, or to a non-member
+    strays: int  # events for messages this phase did not send, or to a non-member
+    streams_short: int  # streams that lost at least one
 
 
-def match(sending: Sending, readers: list[Reader], groups: list[list[int]]) -> Results:
+@dataclass
+class Phase:
+    name: str
+    sending: Sending
+    seconds: float  # of sending
+    waited: float  # after it, for the last events
+    results: Results
+    logins: Counter = field(default_factory=Counter)  # login answers by status (0: failed)
+
+
+def run_phase(name: str, server: Server, readers: Readers, accounts: list[Account],
+              groups: list[list[int]], ids: list[str], args, logins: int = 0) -> Phase:
+    """Send on schedule (while `logins` threads log in), wait for the events, match them."""
+    print(f"sending {int(args.rate * args.duration):,} messages at {args.rate:g}/s "
+          f"for {args.duration:g} s, {name} ...", flush=True)
+    marks = [len(stream.deliveries) for stream in readers.streams]
+    sending, stop = Sending(), threading.Event()
+    with ThreadPoolExecutor(args.senders + logins) as pool:
+        storm = [pool.submit(log_in_until, server, accounts[i % len(accounts)], stop)
+                 for i in range(logins)]
+        start = time.monotonic() + 0.1
+        try:
+            senders = [pool.submit(send_on_schedule, server, accounts, groups, ids, args, start,
+                                   sender, sending) for sender in range(args.senders)]
+            for future in senders:
+                future.result()
+        finally:
+            stop.set()  # even if a send failed, or the storm would go on for ever
+        seconds = time.monotonic() - start
+        login_answers = sum((future.result() for future in storm), Counter())
+    streams_of = Counter(stream.user for stream in readers.streams if stream.is_open)
+    expected = sum(streams_of[user] for s in sending.sent if s.message_id
+                   for user in groups[s.conversation])
+    waited = wait_for_deliveries(readers, sum(marks) + expected, args.patience)
+    results = match(sending, readers.streams, marks, groups)
+    return Phase(name, sending, seconds, waited, results, login_answers)
+
+
+def wait_for_deliveries(readers: Readers, expected: int, patience: float) -> float:
+    """Wait until `expected` deliveries came, or none came for `patience` seconds;
+    the seconds it waited."""
+    began = time.monotonic()
+    last, last_change = -1, began
+    while True:
+        got = readers.delivered()
+        now = time.monotonic()
+        if got >= expected or now - last_change > patience:
+            return now - began
+        if got != last:
+            last, last_change = got, now
+        time.sleep(0.05)
+
+
+def match(sending: Sending, streams: list[EventStream], marks: list[int],
+          groups: list[list[int]]) -> Results:
+    """Each open stream's deliveries since its mark against the messages sent to its user."""
     by_id = {s.message_id: s for s in sending.sent if s.message_id}
-    from_answer, from_send, strays, duplicates = [], [], 0, 0
-    seen: set[tuple[int, str]] = set()
-    for index, reader in enumerate(readers):
-        for message_id, at in reader.deliveries:
+    from_answer, from_send = [], []
+    expected = lost = duplicates = strays = streams_short = 0
+    for stream, mark in zip(streams, marks, strict=True):
+        if not stream.is_open:
+            continue
+        seen = set()
+        for message_id, at in stream.deliveries[mark:]:
             sent = by_id.get(message_id)
-            if sent is None or index not in groups[sent.conversation]:
+            if sent is None or stream.user not in groups[sent.conversation]:
                 strays += 1
-                continue
-            if (index, message_id) in seen:
+            elif message_id in seen:
                 duplicates += 1
-                continue
-            seen.add((index, message_id))
-            from_answer.append((at - sent.answered) * 1000)
-            from_send.append((at - sent.started) * 1000)
-    expected = sum(len(groups[s.conversation]) for s in by_id.values())
-    return Results(from_answer, from_send, expected, expected - len(seen), duplicates, strays)
+            else:
+                seen.add(message_id)
+                from_answer.append((at - sent.answered) * 1000)
+                from_send.append((at - sent.started) * 1000)
+        mine = sum(stream.user in groups[s.conversation] for s in by_id.values())
+        expected += mine
+        lost += mine - len(seen)
+        streams_short += len(seen) < mine
+    return Results(from_answer, from_send, expected, lost, duplicates, strays, streams_short)
+
+
+# Reading out.
+
+def percentiles(values: list[float]) -> dict:
+    """p50, p90, p99 and max (None for each if there are no values)."""
+    figures = {f"p{p}": percentile(values, p) if values else None for p in (50, 90, 99)}
+    return figures | {"max": max(values, default=None), "count": len(values)}
 
 
 def latency_row(name: str, values: list[float]) -> list:
-    if not values:
-        return [name, 0, "-", "-", "-", "-"]
-    return [name, len(values), percentile(values, 50), percentile(values, 90),
-            percentile(values, 99), max(values)]
+    figures = percentiles(values)
+    return [name, len(values), *(figures[k] if values else "-" for k in ("p50", "p90", "p99",
+                                                                          "max"))]
+
+
+def print_streams(readers: Readers, seconds: float) -> dict:
+    streams = readers.streams
+    figures = {
+        "asked": len(streams), "open": sum(s.is_open for s in streams),
+        "answers_429": sum(s.refused for s in streams),
+        "errors": sum(s.error is not None for s in streams), "seconds_to_open": seconds,
+    }
+    print(f"  {figures['open']:,} of {len(streams):,} streams open in {seconds:.1f} s; "
+          f"{figures['answers_429']:,} answers 429 (tried again); "
+          f"{figures['errors']:,} not opened")
+    reasons = Counter(s.error for s in streams if s.error)
+    for reason, count in reasons.most_common(3):
+        print(f"    {count:,} x {reason}")
+    return figures
+
+
+def print_rest(before: tuple[list, int], during: tuple[list, int]) -> dict:
+    rows = [latency_row(name, times) + [errors] for name, (times, errors) in
+            (("no stream open", before), ("all streams open, idle", during))]
+    print_table(["GET /conversations/", "requests", "p50 ms", "p90 ms", "p99 ms", "max ms",
+                 "not 200"], rows)
+    ratio = percentile(during[0], 50) / percentile(before[0], 50)
+    print(f"p50 with the streams open / without: {ratio:.2f}")
+    return {"before_ms": percentiles(before[0]), "streams_open_ms": percentiles(during[0]),
+            "not_200": before[1] + during[1], "p50_ratio": ratio}
 
 
 def print_memory(idle: dict, open_: dict, after: dict, streams: int) -> float:
-    """Per worker: RSS and threads with no stream, with every stream open, after the run;
-    the KiB per stream over all workers."""
+    """Per worker: RSS, descriptors and threads with no stream, with every stream open,
+    after the run; the KiB per stream over all workers."""
     rows = []
     for pid in sorted(idle):
         before, during = idle[pid], open_.get(pid, {})
         rows.append([
             str(pid), before["VmRSS"], during.get("VmRSS", 0), after.get(pid, {}).get("VmRSS", 0),
-            during.get("Threads", 0) - before["Threads"],
+            before["fds"], during.get("fds", 0), during.get("Threads", 0) - before["Threads"],
         ])
-    total_idle = sum(s["VmRSS"] for s in idle.values())
-    total_open = sum(s["VmRSS"] for s in open_.values())
-    total_after = sum(s["VmRSS"] for s in after.values())
-    rows.append(["all workers", total_idle, total_open, total_after,
-                 sum(r[4] for r in rows)])
-    print_table(["worker", "RSS KiB, 0 streams", f"{streams} streams, idle", "after the run",
-                 "threads added"], rows)
-    per_stream = (total_open - total_idle) / streams
+    totals = [sum(row[i] for row in rows) for i in range(1, 7)]
+    rows.append(["all workers", *totals])
+    print_table(["worker", "RSS KiB, 0 streams", f"{streams:,} open, idle", "after the run",
+                 "fds, 0 streams", "fds, open", "threads added"], rows)
+    per_stream = (totals[1] - totals[0]) / max(1, streams)
     print(f"memory per open stream: {per_stream:,.1f} KiB "
-          f"(({total_open:,} - {total_idle:,}) KiB / {streams})")
+          f"(({totals[1]:,} - {totals[0]:,}) KiB / {streams:,})")
     return per_stream
+
+
+def print_phases(phases: list[Phase], members: int) -> None:
+    rows = []
+    for phase in phases:
+        rows.append(latency_row(f"{phase.name}, from the 201", phase.results.from_answer))
+        rows.append(latency_row(f"{phase.name}, from the POST leaving", phase.results.from_send))
+    print_table(["event latency", "deliveries", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows)
+    for phase in phases:
+        sent, results = phase.sending.sent, phase.results
+        answers = [(s.answered - s.started) * 1000 for s in sent]
+        not_201 = sum(s.status != 201 for s in sent)
+        print(f"{phase.name}: sent {len(sent):,} in {phase.seconds:.1f} s "
+              f"({phase.sending.late} left late, {not_201} not 201; POST p50 "
+              f"{percentile(answers, 50):.1f} ms, p99 {percentile(answers, 99):.1f} ms); "
+              f"waited {phase.waited:.1f} s for the last events")
+        print(f"  expected {results.expected:,} deliveries (to each open stream of the "
+              f"{members} members): lost {results.lost:,} (on {results.streams_short:,} "
+              f"streams), duplicates {results.duplicates:,}, strays {results.strays:,}")
+        if phase.logins:
+            others = {status: n for status, n in phase.logins.items() if status != 200}
+            print(f"  logins: {phase.logins[200]:,} answered 200 "
+                  f"({phase.logins[200] / phase.seconds:.1f}/s); others: {others or 'none'}")
+
+
+def phase_figures(phase: Phase) -> dict:
+    sent, results = phase.sending.sent, phase.results
+    return {
+        "sent": len(sent), "not_201": sum(s.status != 201 for s in sent),
+        "late": phase.sending.late, "seconds": phase.seconds,
+        "latency_ms_from_201": percentiles(results.from_answer),
+        "latency_ms_from_send": percentiles(results.from_send),
+        "expected": results.expected, "lost": results.lost, "duplicates": results.duplicates,
+        "strays": results.strays, "streams_short": results.streams_short,
+        "logins_per_s": phase.logins[200] / phase.seconds,
+        "login_answers": {str(status): count for status, count in phase.logins.items()},
+    }
+
+
+def summary(figures: dict) -> list[dict]:
+    """Each target, the figure measured, and whether it holds."""
+    alone, storm = figures["delivery"], figures["delivery_during_logins"]
+    p99_alone, p99_storm = alone["latency_ms_from_201"]["p99"], storm["latency_ms_from_201"]["p99"]
+    login_ratio = p99_storm / p99_alone if p99_alone and p99_storm else None
+    t = TARGETS
+    checks = [
+        (f"streams open >= {t['streams']:,}", figures["streams"]["open"], t["streams"], ">="),
+        ("streams broken = 0", figures["streams"]["broken"], 0, "<="),
+        (f"memory per stream <= {t['kib_per_stream']} KiB", figures["memory_kib_per_stream"],
+         t["kib_per_stream"], "<="),
+        (f"delivery p50 <= {t['p50_ms']} ms", alone["latency_ms_from_201"]["p50"],
+         t["p50_ms"], "<="),
+        (f"delivery p99 <= {t['p99_ms']} ms", p99_alone, t["p99_ms"], "<="),
+        ("lost = 0", alone["lost"] + storm["lost"], 0, "<="),
+        ("duplicates = 0", alone["duplicates"] + storm["duplicates"], 0, "<="),
+        (f"GET /conversations/ p50 ratio <= {t['rest_ratio']}", figures["rest"]["p50_ratio"],
+         t["rest_ratio"], "<="),
+        (f"delivery p99 during logins / alone <= {t['login_ratio']}", login_ratio,
+         t["login_ratio"], "<="),
+    ]
+    return [
+        {"target": name, "measured": value,
+         "pass": value is not None and (value >= limit if sign == ">=" else value <= limit)}
+        for name, value, limit, sign in checks
+    ]
+
+
+def print_summary(checks: list[dict]) -> None:
+    print_table(["target", "measured", ""], [
+        [check["target"], shown(check["measured"]), "PASS" if check["pass"] else "FAIL"]
+        for check in checks
+    ])
+
+
+def shown(value) -> str:
+    """A figure of the summary: '-' if it could not be measured, floats with two decimals."""
+    if value is None:
+        return "-"
+    return f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -330,119 +690,114 @@ def parse_args(argv=None) -> argparse.Namespace:
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="BENCH_DATABASE_URL: a PostgreSQL database (its name must contain 'bench'; "
                "emptied); BENCH_REDIS_URL: Redis for the server (REDIS_URL).")
-    parser.add_argument("--streams", type=int, default=200,
-                        help="open streams, one per user (200)")
+    parser.add_argument("--streams", type=int, default=10_000,
+                        help="event streams to open (10000)")
+    parser.add_argument("--open-per-user", type=int, default=5,
+                        help="streams each user opens: users = streams / this (5)")
     parser.add_argument("--members", type=int, default=4,
-                        help="members in each conversation: streams each message reaches (4)")
+                        help="users in each conversation (4)")
     parser.add_argument("--rate", type=float, default=50, help="messages per second (50)")
-    parser.add_argument("--duration", type=float, default=20, help="seconds of sending (20)")
-    parser.add_argument("--senders", type=int, default=8, help="sender threads (8)")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (4)")
-    parser.add_argument("--streams-per-worker", type=int,
-                        help="EVENTS_STREAMS_PER_WORKER (default: streams / workers + 20%%)")
+    parser.add_argument("--duration", type=float, default=20,
+                        help="seconds of sending, in each of the two phases (20)")
+    parser.add_argument("--senders", type=int, default=32,
+                        help="sender threads: enough to keep to the schedule (32)")
+    parser.add_argument("--logins", type=int, default=4,
+                        help="threads logging in during the second phase (4)")
+    parser.add_argument("--rest-requests", type=int, default=200,
+                        help="GET /conversations/ timed before and with the streams (200)")
+    parser.add_argument("--workers", type=int, default=2, help="WEB_CONCURRENCY (2)")
     parser.add_argument("--threads", type=int,
-                        help="GUNICORN_THREADS (default: streams per worker + 4, for requests)")
-    parser.add_argument("--streams-per-user", type=int, default=5,
-                        help="EVENTS_STREAMS_PER_USER (5)")
+                        help="GUNICORN_THREADS (default: gunicorn.conf.py's)")
+    parser.add_argument("--connections", type=int,
+                        help="GUNICORN_CONNECTIONS (default: gunicorn.conf.py's)")
+    parser.add_argument("--streams-per-worker", type=int,
+                        help="EVENTS_STREAMS_PER_WORKER (default: the app's)")
+    parser.add_argument("--streams-per-user", type=int,
+                        help="EVENTS_STREAMS_PER_USER (default: the app's)")
     parser.add_argument("--settle", type=float, default=3,
                         help="seconds to wait before each memory reading (3)")
     parser.add_argument("--patience", type=float, default=5,
                         help="after sending, wait until no event came for this long (5)")
-    parser.add_argument("--json", metavar="FILE", help="also write the results to FILE")
+    parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE")
     args = parser.parse_args(argv)
-    if not 2 <= args.members <= args.streams:
-        parser.error("--members must be between 2 and --streams")
-    args.streams_per_worker = args.streams_per_worker or math.ceil(
-        args.streams * 1.2 / args.workers)
-    args.threads = args.threads or args.streams_per_worker + 4
-    if args.streams_per_worker * args.workers < args.streams:
-        parser.error("--streams-per-worker x --workers must hold --streams")
+    if args.streams % args.open_per_user:
+        parser.error("--streams must be a multiple of --open-per-user")
+    args.users = args.streams // args.open_per_user
+    if not 2 <= args.members <= args.users:
+        parser.error("--members must be between 2 and the number of users")
     return args
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    print(f"starting gunicorn ({args.workers} workers x {args.threads} threads) "
-          "on a fresh database ...", flush=True)
+    raise_file_limit(args.streams)
+    print(f"starting gunicorn ({args.workers} workers) on a fresh database ...", flush=True)
     with events_server(args) as server:
         for name, value in server.settings.items():
             print(f"  {name}: {value}")
         client = Client(server.base)
-        groups = ring_conversations(args.streams, args.members)
-        print(f"seeding {args.streams} users and {len(groups)} conversations of "
+        groups = ring_conversations(args.users, args.members)
+        print(f"seeding {args.users:,} users and {len(groups):,} conversations of "
               f"{args.members} ...", flush=True)
         with ThreadPoolExecutor(THREADS) as pool:
-            accounts = list(pool.map(partial(register_and_login, client), range(args.streams)))
+            accounts = list(pool.map(partial(register_and_login, client), range(args.users)))
             ids = list(pool.map(partial(start_group, client, accounts), groups))
+
+        print(f"timing {args.rest_requests} GET /conversations/ with no stream open ...",
+              flush=True)
+        rest_before = time_conversations(server, accounts[0].token, args.rest_requests)
         time.sleep(args.settle)
         idle = snapshot(server.master)
 
-        print(f"opening {args.streams} streams ...", flush=True)
-        readers = [Reader(server, account) for account in accounts]
+        print(f"opening {args.streams:,} streams ({args.open_per_user} per user, "
+              f"{OPENING_AT_ONCE} at a time) ...", flush=True)
+        # Stream s is user s % users's: the streams opened side by side are different users'.
+        readers = Readers([EventStream(server, s % args.users, accounts[s % args.users].token)
+                           for s in range(args.streams)])
         began = time.monotonic()
-        with ThreadPoolExecutor(32) as pool:
-            list(pool.map(Reader.open, readers))
-        opening = time.monotonic() - began
-        retries = sum(reader.retries for reader in readers)
-        print(f"  open in {opening:.1f} s ({retries} answers 429, tried again)")
+        readers.open_all()
+        streams = print_streams(readers, time.monotonic() - began)
         time.sleep(args.settle)
         streams_open = snapshot(server.master)
-
-        total = int(args.rate * args.duration)
-        print(f"sending {total} messages at {args.rate:g}/s for {args.duration:g} s ...",
+        print(f"timing {args.rest_requests} GET /conversations/ with the streams open ...",
               flush=True)
-        sending = Sending()
-        start = time.monotonic() + 0.1
-        with ThreadPoolExecutor(args.senders) as pool:
-            futures = [
-                pool.submit(send_on_schedule, server, accounts, groups, ids, args, start,
-                            sender, sending)
-                for sender in range(args.senders)
-            ]
-            for future in futures:
-                future.result()
-        sending_took = time.monotonic() - start
-        expected = sum(len(groups[s.conversation]) for s in sending.sent if s.message_id)
-        waited = wait_for_deliveries(readers, expected, args.patience)
+        rest_during = time_conversations(server, accounts[0].token, args.rest_requests)
+
+        phases = [run_phase("alone", server, readers, accounts, groups, ids, args)]
+        phases.append(run_phase(f"during {args.logins} logins", server, readers, accounts,
+                                groups, ids, args, args.logins))
         after = snapshot(server.master)
-        for reader in readers:
-            reader.close()
-    results = match(sending, readers, groups)
-    broken = [reader for reader in readers if reader.error]
+        broken = [stream for stream in readers.streams if stream.broken]
+        readers.close_all()
 
     print()
-    answers = [(s.answered - s.started) * 1000 for s in sending.sent]
-    not_201 = sum(s.status != 201 for s in sending.sent)
-    rate = len(sending.sent) / sending_took
-    print(f"sent {len(sending.sent):,} messages in {sending_took:.1f} s ({rate:.1f}/s; "
-          f"{sending.late} left late, {not_201} not 201); "
-          f"POST p50 {percentile(answers, 50):.1f} ms, p99 {percentile(answers, 99):.1f} ms")
-    print(f"waited {waited:.1f} s after the last send for the last events")
+    streams["broken"] = len(broken)
+    print(f"streams: {streams['open']:,} open, {streams['answers_429']:,} answers 429, "
+          f"{streams['errors']:,} not opened, {len(broken):,} broken during the run")
+    for reason, count in Counter(stream.broken for stream in broken).most_common(3):
+        print(f"  {count:,} x {reason}")
+    others = sum((stream.other_events for stream in readers.streams), Counter())
+    heartbeats = sum(stream.parser.heartbeats for stream in readers.streams)
+    print(f"other events: {dict(others) or 'none'}; heartbeats: {heartbeats:,}")
     print()
-    print_table(
-        ["event latency", "deliveries", "p50 ms", "p90 ms", "p99 ms", "max ms"],
-        [latency_row("from the sender's 201", results.from_answer),
-         latency_row("from the POST leaving", results.from_send)],
-    )
-    print(f"expected {results.expected:,} deliveries ({args.members} streams per message): "
-          f"lost {results.lost}, duplicates {results.duplicates}, strays {results.strays}, "
-          f"streams broken {len(broken)}")
-    others = sum((reader.other_events for reader in readers), Counter())
-    if others:
-        print(f"other events: {dict(others)}")
+    rest = print_rest(rest_before, rest_during)
     print()
-    per_stream = print_memory(idle, streams_open, after, args.streams)
+    per_stream = print_memory(idle, streams_open, after, streams["open"])
+    print()
+    print_phases(phases, args.members)
+    figures = {
+        "settings": {**server.settings, "streams": args.streams, "users": args.users,
+                     "open_per_user": args.open_per_user, "members": args.members,
+                     "rate": args.rate, "duration": args.duration, "logins": args.logins},
+        "streams": streams, "rest": rest, "memory_kib_per_stream": per_stream,
+        "workers": {"idle": idle, "streams_open": streams_open, "after": after},
+        "delivery": phase_figures(phases[0]), "delivery_during_logins": phase_figures(phases[1]),
+    }
+    figures["summary"] = summary(figures)
+    print()
+    print_summary(figures["summary"])
     if args.json:
-        write_json(args.json, {
-            "settings": {**server.settings, "streams": args.streams, "members": args.members,
-                         "rate": args.rate, "duration": args.duration},
-            "sent": len(sending.sent), "not_201": not_201,
-            "latency_ms_from_201": {p: percentile(results.from_answer, p) for p in (50, 90, 99)}
-            if results.from_answer else {},
-            "max_ms_from_201": max(results.from_answer, default=None),
-            "lost": results.lost, "duplicates": results.duplicates, "strays": results.strays,
-            "memory_kib_per_stream": per_stream,
-        })
+        write_json(args.json, figures)
 
 
 if __name__ == "__main__":

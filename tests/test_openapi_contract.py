@@ -50,6 +50,7 @@ EVENT_COMPONENTS = {
     "typing": "TypingEvent",
     "resync": "ResyncEvent",
     "auth": "AuthEvent",
+    "replaced": "ReplacedEvent",
 }
 
 PUBLIC = ["register", "login", "refreshTokens", "getHealth"]
@@ -229,13 +230,14 @@ def test_a_conversation_event_is_the_conversation_without_its_unread_count(spec)
     assert schemas["ConversationEvent"]["properties"] == conversation
 
 
-def test_every_event_has_an_id_but_auth_and_maybe_typing(operations):
+def test_every_event_has_an_id_but_the_streams_own_end_and_maybe_typing(operations):
     events = stream_events(operations)
     assert {kind for kind, event in events.items() if "id" in event["required"]} == (
-        set(EVENT_SCHEMAS) - {"auth", "typing"}
+        set(EVENT_SCHEMAS) - {"auth", "replaced", "typing"}
     )
     assert "id" in events["typing"]["properties"]
     assert "id" not in events["auth"]["properties"]
+    assert "id" not in events["replaced"]["properties"]
 
 
 def test_the_error_schema_types_its_field_errors(spec):

@@ -114,15 +114,15 @@ class Hub:
             if not self.count():  # idle until now: nothing to catch up with
                 self.position = head
                 self.woken.set()  # and the thread looks more often again
-            mine = self.streams.setdefault(user_id, [])
+            mine = self.streams.get(user_id, [])
             if len(mine) >= self.config["EVENTS_STREAMS_PER_USER"]:
-                oldest = mine.pop(0)
+                oldest = mine.pop(0)  # the new one takes its place: the count stays
                 oldest.replaced = True
                 oldest.ready.set()
-            if self.count() >= self.config["EVENTS_STREAMS_PER_WORKER"]:
+            elif self.count() >= self.config["EVENTS_STREAMS_PER_WORKER"]:
                 raise TooManyStreams("This worker holds as many streams as it may.")
             stream = Stream(user_id, grant)
-            mine.append(stream)
+            self.streams.setdefault(user_id, []).append(stream)
             return stream
 
     def close(self, stream: Stream) -> None:
@@ -130,6 +130,8 @@ class Hub:
             mine = self.streams.get(stream.user_id, [])
             if stream in mine:
                 mine.remove(stream)
+            if not mine:
+                self.streams.pop(stream.user_id, None)
 
     def count(self) -> int:
         """Open streams (called with self.lock held)."""
