@@ -23,11 +23,12 @@ It measures, in this order:
    children) with no stream open, then with every stream open and idle; the
    difference over the streams open is what one costs the server. Also each
    worker's open file descriptors.
-3. Delivery: sender threads send --rate messages a second for --duration
-   seconds on a fixed schedule (message k at k / rate seconds, whatever the
-   answers take), round-robin over the conversations, each from a random
-   member. Latency is when a stream got the `message.created` event minus when
-   the sender's 201 came back (time.monotonic(), all in this one process).
+3. Delivery: sender threads, in a process apart from the readers, send --rate
+   messages a second for --duration seconds on a fixed schedule (message k at
+   k / rate seconds, whatever the answers take), round-robin over the
+   conversations, each from a random member. Latency is when a stream got the
+   `message.created` event minus when the sender's 201 came back (both
+   time.monotonic(), the machine's clock).
    Every stream of every member, the sender's own too, must get each message
    exactly once: what never came is "lost", what came twice a "duplicate".
 4. Logins: the same sending again, while --logins threads log the seeded users
@@ -408,13 +409,14 @@ def time_conversations(server: Server, token: str, count: int) -> tuple[list[flo
     return times, errors
 
 
-def time_conversations_apart(server: Server, token: str, count: int) -> tuple[list[float], int]:
-    """time_conversations() in a process of its own: in this one, the thread that reads
-    the streams would take the GIL from the timing thread, and its waits would look like
-    the server's (measured: p50 1.39x with 10,000 streams here, 1.0x from wrk apart)."""
-    spawn = multiprocessing.get_context("spawn")  # a fresh process, without our threads
-    with ProcessPoolExecutor(1, mp_context=spawn) as pool:
-        return pool.submit(time_conversations, server, token, count).result()
+def apart(function, *args):
+    """function(*args) in a fresh process of its own, for what is timed from the client
+    side: in this one, the thread that reads the streams would take the GIL from the
+    timing threads, and its waits would look like the server's (REST p50 read 1.39-1.55x
+    with 10,000 streams open here, 1.0x from wrk in another process). time.monotonic()
+    is the machine's clock, so its times and the readers' compare."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
 
 
 def log_in_until(server: Server, account: Account, stop: threading.Event) -> Counter:
@@ -486,12 +488,10 @@ class Phase:
     logins: Counter = field(default_factory=Counter)  # login answers by status (0: failed)
 
 
-def run_phase(name: str, server: Server, readers: Readers, accounts: list[Account],
-              groups: list[list[int]], ids: list[str], args, logins: int = 0) -> Phase:
-    """Send on schedule (while `logins` threads log in), wait for the events, match them."""
-    print(f"sending {int(args.rate * args.duration):,} messages at {args.rate:g}/s "
-          f"for {args.duration:g} s, {name} ...", flush=True)
-    marks = [len(stream.deliveries) for stream in readers.streams]
+def send_while_logging_in(server: Server, accounts: list[Account], groups: list[list[int]],
+                          ids: list[str], args, logins: int) -> tuple[Sending, float, Counter]:
+    """The senders on schedule, while `logins` threads log in: what was sent, the
+    seconds it took, and the login answers by status."""
     sending, stop = Sending(), threading.Event()
     with ThreadPoolExecutor(args.senders + logins) as pool:
         storm = [pool.submit(log_in_until, server, accounts[i % len(accounts)], stop)
@@ -506,6 +506,18 @@ def run_phase(name: str, server: Server, readers: Readers, accounts: list[Accoun
             stop.set()  # even if a send failed, or the storm would go on for ever
         seconds = time.monotonic() - start
         login_answers = sum((future.result() for future in storm), Counter())
+    return sending, seconds, login_answers
+
+
+def run_phase(name: str, server: Server, readers: Readers, accounts: list[Account],
+              groups: list[list[int]], ids: list[str], args, logins: int = 0) -> Phase:
+    """Send on schedule (while `logins` threads log in) from a process apart, wait for
+    the events, match them."""
+    print(f"sending {int(args.rate * args.duration):,} messages at {args.rate:g}/s "
+          f"for {args.duration:g} s, {name} ...", flush=True)
+    marks = [len(stream.deliveries) for stream in readers.streams]
+    sending, seconds, login_answers = apart(
+        send_while_logging_in, server, accounts, groups, ids, args, logins)
     streams_of = Counter(stream.user for stream in readers.streams if stream.is_open)
     expected = sum(streams_of[user] for s in sending.sent if s.message_id
                    for user in groups[s.conversation])
@@ -756,7 +768,7 @@ def main(argv=None) -> None:
 
         print(f"timing {args.rest_requests} GET /conversations/ with no stream open ...",
               flush=True)
-        rest_before = time_conversations_apart(server, accounts[0].token, args.rest_requests)
+        rest_before = apart(time_conversations, server, accounts[0].token, args.rest_requests)
         time.sleep(args.settle)
         idle = snapshot(server.master)
 
@@ -772,7 +784,7 @@ def main(argv=None) -> None:
         streams_open = snapshot(server.master)
         print(f"timing {args.rest_requests} GET /conversations/ with the streams open ...",
               flush=True)
-        rest_during = time_conversations_apart(server, accounts[0].token, args.rest_requests)
+        rest_during = apart(time_conversations, server, accounts[0].token, args.rest_requests)
 
         phases = [run_phase("alone", server, readers, accounts, groups, ids, args)]
         phases.append(run_phase(f"during {args.logins} logins", server, readers, accounts,

@@ -13,9 +13,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from flask_jwt_extended import decode_token
 from helpers import PASSWORD, EventReader, assert_error, bearer, free_port, request
 from sqlalchemy import create_engine, select, text, update
 
+from messaging.auth.revocation import revoke
+from messaging.events import hub as hub_module
 from messaging.events import log
 from messaging.events.hub import LISTENER_NAME
 from messaging.extensions import db
@@ -541,3 +544,19 @@ def test_without_redis_postgresql_wakes_the_workers_and_a_lost_listener_loses_no
         assert bobs.next(timeout=2)["data"] == message
     finally:
         engine.dispose()
+
+
+def test_the_hub_checks_its_streams_tokens_a_batch_at_a_time(app, alice, bob, monkeypatch):
+    monkeypatch.setattr(hub_module, "GRANTS_AT_ONCE", 2)
+    with app.app_context():
+        grants = {account.id: decode_token(account.access) for account in (alice, bob)}
+        hub = hub_module.Hub(app)
+        streams = [hub_module.Stream(uuid.UUID(user), grants[user])
+                   for user in (alice.id, bob.id, alice.id, bob.id, alice.id)]
+        for stream in streams:
+            hub.streams.setdefault(stream.user_id, []).append(stream)
+        revoke(grants[bob.id])  # bob logs out
+        hub.check_grants()
+        db.session.remove()
+    assert [stream.revoked for stream in streams] == [False, True, False, True, False]
+    assert all(stream.ready.is_set() for stream in streams if stream.revoked)

@@ -41,6 +41,7 @@ LISTENER_NAME = "messaging-event-hub"  # its connection's application_name in Po
 SAFETY_NET = 5  # seconds between looks at the log while PostgreSQL's NOTIFY wakes the hub
 BACKLOG = 1000  # events a stream may have waiting; beyond, it reads them from the log
 PRUNE_EVERY = 60  # seconds
+GRANTS_AT_ONCE = 500  # streams whose tokens one check reads (check_grants)
 
 
 class TooManyStreams(Exception):
@@ -253,13 +254,16 @@ class Hub:
 
     def check_grants(self) -> None:
         """End the streams whose token is no longer good (logout, password change, user
-        deleted): two statements for all of this worker's streams, not one each."""
+        deleted): two statements for every GRANTS_AT_ONCE streams, not one each. While
+        a statement runs, the worker's other connections go on (gevent)."""
         streams = self.all_streams()
-        good = good_grants([stream.grant for stream in streams])
-        for stream in streams:
-            if stream.grant["jti"] not in good:
-                stream.revoked = True
-                stream.ready.set()
+        for start in range(0, len(streams), GRANTS_AT_ONCE):
+            some = streams[start:start + GRANTS_AT_ONCE]
+            good = good_grants([stream.grant for stream in some])
+            for stream in some:
+                if stream.grant["jti"] not in good:
+                    stream.revoked = True
+                    stream.ready.set()
 
     def listen(self) -> None:
         """Redis: wake up when another worker commits; take its typing notices.
