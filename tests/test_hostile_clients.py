@@ -101,22 +101,25 @@ def test_a_conversation_locked_elsewhere_answers_503_soon_and_others_go_on(
         engine.dispose()
 
 
-def fill_the_log(app, account, count: int = 3000, size: int = 4000) -> None:
-    """`count` events of `size` bytes for `account` alone: a replay of megabytes."""
+def fill_the_log(app, account, count: int = 3000, size: int = 4000) -> int:
+    """`count` events of `size` bytes for `account` alone, a replay of megabytes; the
+    position just before them (the log's counter goes on from test to test)."""
     with app.app_context():
+        before = log.head()[0]
         write_lock()
         for _ in range(count):
             log.emit("conversation.read", {"pad": "x" * size}, user_id=uuid.UUID(account.id))
         db.session.commit()
+        return before
 
 
-def never_read(base: str, account, query: str = "?after=0") -> socket.socket:
+def never_read(base: str, account, after: int) -> socket.socket:
     """A stream whose client asks for it, then reads nothing: its 4 KiB buffer fills."""
     host, port = base.removeprefix("http://").split(":")
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect((host, int(port)))
-    sock.sendall(f"GET /api/events/{query} HTTP/1.1\r\nHost: x\r\n"
+    sock.sendall(f"GET /api/events/?after={after} HTTP/1.1\r\nHost: x\r\n"
                  f"Authorization: Bearer {account.access}\r\n\r\n".encode())
     return sock
 
@@ -134,10 +137,10 @@ def read_to_the_end(sock: socket.socket) -> bytes:
 
 
 def test_streams_never_read_hold_up_no_one_and_are_let_go(make_server, app, alice, bob):
-    fill_the_log(app, alice)
+    before = fill_the_log(app, alice)
     # Let go after 2 s without progress; 5 stalled streams fill the worker.
     base = make_server(WEB_CONCURRENCY="1", EVENTS_HEARTBEAT="1", EVENTS_STREAMS_PER_WORKER="5")
-    stalled = [never_read(base, alice) for _ in range(5)]
+    stalled = [never_read(base, alice, before) for _ in range(5)]
     try:
         for _ in range(10):
             assert request(base, "GET", "/conversations/", token=bob.access)[0] == 200
@@ -156,9 +159,9 @@ def test_streams_never_read_hold_up_no_one_and_are_let_go(make_server, app, alic
 
 
 def test_a_replaced_stream_stops_its_replay(make_server, app, alice):
-    fill_the_log(app, alice)
+    before = fill_the_log(app, alice)
     base = make_server(WEB_CONCURRENCY="1")  # EVENTS_STREAMS_PER_USER: 5
-    first = never_read(base, alice)
+    first = never_read(base, alice, before)
     time.sleep(0.5)  # its replay has filled the buffers, and waits
     newer = [EventReader(base, alice.access) for _ in range(5)]
     try:

@@ -47,7 +47,9 @@ class EventsView(MethodView):
         `?after=`, the digits of an event id: every event after that position
         comes first, in order. A replay shows messages as the REST API does now:
         a deleted message's events are gone (but its `message.deleted`), an
-        edited one's show the new text.
+        edited one's show the new text. A newer stream of mine over the per-user
+        cap ends my oldest with a `replaced` event: do not reopen that one by
+        yourself. A client that reads nothing for two heartbeats is let go.
         """
         ticket = tickets.read(args["ticket"]) if "ticket" in args else None
         grant = ticket["grant"] if ticket else bearer_grant()
@@ -75,7 +77,7 @@ class EventsView(MethodView):
 def let_go_if_stalled(seconds: int) -> None:
     """A client that takes nothing of its stream for `seconds` (its buffers full: it
     never reads) is let go: the write fails, and the stream closes. Under gunicorn
-    only (its socket is in the environ); a write to a reading client never waits."""
+    only (its socket is in the environ); a reading client's writes never wait that long."""
     sock = request.environ.get("gunicorn.socket")
     if sock is not None:
         sock.settimeout(seconds)
