@@ -216,8 +216,9 @@ class Hub:
             with self.lock:
                 streaming = self.count() > 0
             # PostgreSQL's NOTIFY comes with every commit: polling is only a safety net.
-            wait = SAFETY_NET if self.notified else interval
-            self.woken.wait(wait if streaming else PRUNE_EVERY)
+            # But tokens are checked once a heartbeat (a logout commits no event).
+            wait = min(SAFETY_NET if self.notified else interval, next_check - time.monotonic())
+            self.woken.wait(max(0.0, wait) if streaming else PRUNE_EVERY)
             self.woken.clear()
             with self.app.app_context():
                 try:
