@@ -44,7 +44,7 @@ about that there. With BENCH_REDIS_URL (the server's REDIS_URL), workers wake
 each other.
 
     .venv/bin/python -m bench.events_bench --streams 10000
-    .venv/bin/python -m bench.events_bench --streams 100 --streams-per-worker 80 --threads 90
+    .venv/bin/python -m bench.events_bench --streams 500 --streams-per-worker 400
     BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench \\
       BENCH_REDIS_URL=redis://127.0.0.1:6379/12 .venv/bin/python -m bench.events_bench
 """
@@ -730,7 +730,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="GET /conversations/ timed before and with the streams (1000)")
     parser.add_argument("--workers", type=int, default=2, help="WEB_CONCURRENCY (2)")
     parser.add_argument("--threads", type=int,
-                        help="GUNICORN_THREADS (default: gunicorn.conf.py's)")
+                        help="GUNICORN_THREADS, for the gthread server of an earlier commit")
     parser.add_argument("--connections", type=int,
                         help="GUNICORN_CONNECTIONS (default: gunicorn.conf.py's)")
     parser.add_argument("--streams-per-worker", type=int,
