@@ -17,7 +17,7 @@ import signal
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 # gevent: each connection is a greenlet, not a thread. An open event stream
-# (GET /api/events/) costs about 20 KiB while it waits, so a worker holds
+# (GET /api/events/) costs about 27 KiB while it waits, so a worker holds
 # 10,000 (EVENTS_STREAMS_PER_WORKER) and has 1,000 connections left for requests.
 # Whatever waits (PostgreSQL, Redis, a socket, a lock) lets the others run;
 # CPU-heavy work (Argon2) runs in a thread of gevent's pool (serving.py).
