@@ -62,7 +62,7 @@ class Stream:
 
     @property
     def over(self) -> bool:
-        """Nothing more to send: replaced or revoked (or its worker stopping, Hub.closing)."""
+        """Nothing more to send: replaced or revoked. (A stopping worker: Hub.closing.)"""
         return self.replaced or self.revoked
 
     def push(self, item: tuple) -> None:
