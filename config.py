@@ -116,7 +116,7 @@ class Config:
     # How often each worker looks for events committed by others (Redis wakes it sooner).
     EVENTS_POLL_INTERVAL = float(os.environ.get("EVENTS_POLL_INTERVAL", 0.25))
     # Open streams, per user and per worker process. A waiting stream costs its worker
-    # about 27 KiB and a connection (gunicorn.conf.py keeps 1,000 more for requests).
+    # about 26 KiB and a connection (gunicorn.conf.py keeps 1,000 more for requests).
     EVENTS_STREAMS_PER_USER = env_int("EVENTS_STREAMS_PER_USER", 5)
     EVENTS_STREAMS_PER_WORKER = env_int("EVENTS_STREAMS_PER_WORKER", 10000)
     # A ticket (POST /api/events/ticket/) opens one stream, within this many seconds.

@@ -18,7 +18,7 @@ import signal
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 # gevent: each connection is a greenlet, not a thread. An open event stream
-# (GET /api/events/) costs about 27 KiB while it waits, so a worker holds
+# (GET /api/events/) costs about 26 KiB while it waits, so a worker holds
 # 10,000 (EVENTS_STREAMS_PER_WORKER) and has 1,000 connections left for requests.
 # Whatever waits (PostgreSQL, Redis, a socket, a lock) lets the others run;
 # CPU-heavy work (Argon2) runs in a thread of gevent's pool (serving.py).
@@ -67,7 +67,7 @@ def post_worker_init(worker):
     # each full garbage collection walks them all while every stream waits (100-420 ms
     # at 5,000 streams). What the app loaded lives as long as the worker: out of the
     # collections. And a young generation 70 times larger promotes fewer short-lived
-    # objects, so full collections come rarer (then 27-81 ms; bench/README.md).
+    # objects, so full collections come rarer (then 27-81 ms, in make bench-events).
     gc.freeze()
     gc.set_threshold(50_000, 20, 10)
     streams = worker.wsgi.config["EVENTS_STREAMS_PER_WORKER"]
