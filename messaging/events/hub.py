@@ -10,6 +10,9 @@ the new events in one query, and pushes each to the open streams of this
 process that may see it: a conversation's event to its members, a personal
 one to its user.
 
+In a gevent worker (gunicorn.conf.py), the threads, locks and events here are
+gevent's greenlets and primitives, patched in: the code is the same.
+
 The database stays the only truth: a stream that falls behind, or reconnects,
 reads what it missed from the log itself (stream.py). Typing notices are the
 exception: with Redis they go from hub to hub through it and are never stored;

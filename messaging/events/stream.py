@@ -28,7 +28,7 @@ REPLAY_BATCH = 500
 
 
 def reason(text: str) -> str:
-    """The `data` of a resync or auth event (events/schemas.py names the reasons)."""
+    """The `data` of a resync, auth or replaced event (events/schemas.py names the reasons)."""
     return json.dumps({"reason": text})
 
 
